@@ -1,0 +1,3 @@
+from bailanys.cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""The HTTP API, version 1. OpenAPI schema at /api/v1/openapi.json."""
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from bailanys.relay.api import router as relay_router
+from bailanys.relay.services import InputError
+
+api = NinjaAPI(
+    title="Bailanys",
+    version="1",
+    description="Requests for relatives who cannot be reached, and the volunteers who call them.",
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+def field_errors(detail: list[dict]) -> dict[str, str]:
+    """Ninja's error list as {dotted field: reason}, without the 'body.payload' prefix."""
+    errors = {}
+    for item in detail:
+        loc = [str(part) for part in item.get("loc", ())]
+        while loc and loc[0] in ("body", "payload", "query", "path", "header"):
+            loc = loc[1:]
+        errors[".".join(loc) or "body"] = item.get("msg", "invalid")
+    return errors
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError):
+    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors]
+    return api.create_response(
+        request, {"detail": detail, "errors": field_errors(detail)}, status=422
+    )
+
+
+@api.exception_handler(InputError)
+def on_input_error(request: HttpRequest, exc: InputError):
+    detail = [{"loc": ["body", *k.split(".")], "msg": v} for k, v in exc.errors.items()]
+    return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError):
+    return api.create_response(
+        request,
+        {"detail": _("A valid 'Authorization: Bearer <token>' header is required.")},
+        status=401,
+    )
+
+
+api.add_router("/", relay_router)

@@ -1,0 +1,39 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboxMessage(models.Model):
+    """One outbound message, written in the same transaction as its cause.
+
+    A worker sends it through the adapter of its channel; `idempotency_key`
+    makes writing it twice a no-op and is passed to the provider.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    request = models.ForeignKey(
+        "relay.Request", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox"
+    )
+    channel = models.CharField(max_length=30)
+    address = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    tries = models.PositiveSmallIntegerField(default=0)
+    # When a pending message is due, or when a send in progress is given up on.
+    next_try_at = models.DateTimeField()
+    provider_id = models.CharField(max_length=200, blank=True)
+    # Never personal data: an error class and the provider's status, no more.
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_try_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"outbox {self.pk} ({self.channel}, {self.state})"

@@ -1,0 +1,104 @@
+"""The outbox: rows written with the change that causes them, sent by workers."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bailanys.channels.base import ChannelError, OutboundMessage
+from bailanys.channels.models import OutboxMessage
+from bailanys.channels.registry import UnknownChannel, channel_get
+
+logger = logging.getLogger("bailanys.outbox")
+
+# How long one send may take before another worker may try the message again.
+SEND_LEASE = timedelta(minutes=2)
+
+
+def outbox_add(
+    *, channel: str, address: str, body: str, idempotency_key: str, request_id: int | None = None
+) -> OutboxMessage:
+    """Write an outbound message; call inside the transaction that causes it.
+
+    Writing the same idempotency key twice returns the first row.
+    """
+    message, created = OutboxMessage.objects.get_or_create(
+        idempotency_key=idempotency_key,
+        defaults={
+            "channel": channel,
+            "address": address,
+            "body": body,
+            "request_id": request_id,
+            "next_try_at": timezone.now(),
+        },
+    )
+    if created:
+        transaction.on_commit(lambda: _enqueue(message.pk))
+    return message
+
+
+def _enqueue(outbox_id: int) -> None:
+    from bailanys.channels.tasks import outbox_deliver
+
+    try:
+        outbox_deliver.enqueue(outbox_id)
+    except Exception:
+        # The worker's sweep sends it anyway; losing the fast path is not an error.
+        logger.exception("could not enqueue outbox %s; the sweep will send it", outbox_id)
+
+
+def retry_delay(tries: int) -> timedelta:
+    """Backoff after the n-th failed try: 30 s, 1 min, 2 min … at most an hour."""
+    return timedelta(seconds=min(30 * 2 ** max(tries - 1, 0), 3600))
+
+
+def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
+    """Try to send one message now, if it is due and nobody else is sending it.
+
+    The row is taken with a compare-and-set, so two workers never send the
+    same message at once; the network call happens outside any transaction.
+    Returns the message's new state, or None when it was not ours to send.
+    """
+    now = timezone.now()
+    taken = OutboxMessage.objects.filter(
+        Q(state=OutboxMessage.State.PENDING) | Q(state=OutboxMessage.State.SENDING),
+        pk=outbox_id,
+        next_try_at__lte=now,
+    ).update(state=OutboxMessage.State.SENDING, next_try_at=now + SEND_LEASE, tries=F("tries") + 1)
+    if not taken:
+        return None
+    message = OutboxMessage.objects.get(pk=outbox_id)
+    outbound = OutboundMessage(
+        outbox_id=message.pk,
+        address=message.address,
+        body=message.body,
+        idempotency_key=message.idempotency_key,
+    )
+    try:
+        provider_id = channel_get(message.channel).send(outbound)
+    except (ChannelError, UnknownChannel) as exc:
+        permanent = isinstance(exc, UnknownChannel) or exc.permanent
+        gave_up = permanent or message.tries >= settings.BAILANYS_OUTBOX_MAX_TRIES
+        state = OutboxMessage.State.FAILED if gave_up else OutboxMessage.State.PENDING
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            state=state, last_error=reason, next_try_at=timezone.now() + retry_delay(message.tries)
+        )
+        logger.warning("outbox %s try %s failed (%s)", message.pk, message.tries, reason)
+        return state
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        state=OutboxMessage.State.SENT, provider_id=provider_id[:200], sent_at=timezone.now()
+    )
+    return OutboxMessage.State.SENT
+
+
+def outbox_send_due(*, limit: int = 500) -> int:
+    """Send what is due: messages whose enqueue was lost, retries, abandoned sends."""
+    due = OutboxMessage.objects.filter(
+        state__in=(OutboxMessage.State.PENDING, OutboxMessage.State.SENDING),
+        next_try_at__lte=timezone.now(),
+    ).values_list("pk", flat=True)[:limit]
+    return sum(outbox_send(outbox_id=pk) == OutboxMessage.State.SENT for pk in list(due))

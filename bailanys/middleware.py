@@ -1,0 +1,45 @@
+"""Cross-cutting HTTP guards."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+
+
+class BodySizeLimitMiddleware:
+    """Refuse an oversized body before anything reads it (413, with a reason)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"detail": _("Content-Length is not a number.")}, status=400)
+        limit = settings.BAILANYS_MAX_BODY_BYTES
+        if length > limit:
+            return JsonResponse(
+                {
+                    "detail": _("The request is too large (at most %(limit)d bytes).")
+                    % {"limit": limit}
+                },
+                status=413,
+            )
+        return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Pages may load nothing from another host: every asset is served by us."""
+
+    POLICY = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", self.POLICY)
+        return response

@@ -1,0 +1,222 @@
+from datetime import datetime
+from typing import Literal
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from ninja import Field, Header, Router, Schema, Status
+from ninja.security import HttpBearer
+
+from bailanys.accounts.selectors import user_from_api_token
+from bailanys.relay import selectors, services
+from bailanys.relay.models import Kind, Outcome
+from bailanys.relay.services import ClaimEnded, IdempotencyConflict, NotYourClaim
+
+router = Router()
+Language = Literal["en", "ru", "kk"]
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        return user_from_api_token(token=token)
+
+
+class RequesterIn(Schema):
+    name: str = Field(max_length=services.MAX_NAME)
+    language: Language = "en"
+    contact: str = Field("", max_length=services.MAX_CONTACT)
+
+
+class RecipientIn(Schema):
+    name: str = Field(max_length=services.MAX_NAME)
+    phone: str = Field(max_length=64, description="Any usual format; +7 (KZ) is assumed")
+    city: str = Field("", max_length=services.MAX_CITY)
+    language: Language | None = Field(None, description="For the call script; default ru")
+
+
+class RequestIn(Schema):
+    requester: RequesterIn
+    recipient: RecipientIn
+    message: str = Field("", max_length=services.MAX_MESSAGE)
+    kind: Literal[tuple(Kind.values)] = Kind.WELFARE_CHECK  # type: ignore[valid-type]
+    urgent: bool = False
+
+
+class RequestCreated(Schema):
+    request_id: int
+    case_id: int
+    status_url: str
+
+
+class Problem(Schema):
+    detail: str
+
+
+class StatusOut(Schema):
+    status: str
+    status_label: str
+    closed: bool
+    recipient_name: str
+    recipient_phone_masked: str
+    message: str
+    kind: str
+    created_at: datetime
+    attempts: int
+    next_try_at: datetime | None
+    reply: str
+    notifications: list[str]
+
+
+class MessageOut(Schema):
+    requester_name: str
+    message: str
+    kind: str
+    urgent: bool
+
+
+class CaseOut(Schema):
+    claim_id: int
+    case_id: int
+    expires_at: datetime
+    recipient_name: str
+    recipient_names: list[str]
+    recipient_phone: str
+    recipient_city: str
+    recipient_language: str
+    urgent: bool
+    kinds: list[str]
+    failed_calls: int
+    messages: list[MessageOut]
+    previous_notes: list[str]
+    call_script: str
+
+
+class ClaimOut(Schema):
+    claim_id: int
+    expires_at: datetime
+
+
+class OutcomeIn(Schema):
+    outcome: Literal[tuple(Outcome.values)]  # type: ignore[valid-type]
+    reply: str = Field("", max_length=services.MAX_REPLY)
+    note: str = Field("", max_length=services.MAX_NOTE)
+
+
+class OutcomeOut(Schema):
+    attempt_id: int
+    case_state: str
+
+
+def _created(request: HttpRequest, r) -> dict:
+    path = reverse("relay:status", args=[r.status_token])
+    return {
+        "request_id": r.pk,
+        "case_id": r.case_id,
+        "status_url": request.build_absolute_uri(path),
+    }
+
+
+@router.post(
+    "/requests",
+    response={201: RequestCreated, 409: Problem},
+    summary="Ask for someone to be called",
+)
+def request_create(
+    request: HttpRequest,
+    payload: RequestIn,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", max_length=200, description="Sent twice, creates once"
+    ),
+):
+    data = services.request_check(payload.model_dump())
+    try:
+        created, _new = services.request_create(
+            data=data, channel="web", idempotency_key=idempotency_key
+        )
+    except IdempotencyConflict:
+        return Status(409, {"detail": _("This Idempotency-Key was used with a different request.")})
+    return Status(201, _created(request, created))
+
+
+@router.get("/requests/{token}", response=StatusOut, summary="What the status page shows")
+def request_status(request: HttpRequest, token: str):
+    return selectors.request_status(token=token)
+
+
+def _case_out(claim_id: int, user) -> selectors.CaseView:
+    return selectors.case_get_for_volunteer(claim_id=claim_id, volunteer=user)
+
+
+def _forbidden():
+    return Status(403, {"detail": _("You do not hold this claim.")})
+
+
+def _ended():
+    return Status(
+        409, {"detail": _("This claim has ended (outcome recorded, released or lease lost).")}
+    )
+
+
+@router.post(
+    "/claims",
+    auth=BearerToken(),
+    response={200: CaseOut, 204: None},
+    summary="Take the next waiting case",
+)
+def claim_next(request: HttpRequest):
+    claim = services.case_claim_next(volunteer=request.auth)
+    if claim is None:
+        return Status(204, None)
+    return Status(200, _case_out(claim.pk, request.auth))
+
+
+@router.post(
+    "/claims/{claim_id}/renew",
+    auth=BearerToken(),
+    response={200: ClaimOut, 403: Problem, 409: Problem},
+)
+def claim_renew(request: HttpRequest, claim_id: int):
+    try:
+        claim = services.claim_renew(claim_id=claim_id, volunteer=request.auth)
+    except NotYourClaim:
+        return _forbidden()
+    except ClaimEnded:
+        return _ended()
+    return Status(200, {"claim_id": claim.pk, "expires_at": claim.expires_at})
+
+
+@router.post(
+    "/claims/{claim_id}/outcome",
+    auth=BearerToken(),
+    response={200: OutcomeOut, 403: Problem, 409: Problem},
+)
+def claim_outcome(request: HttpRequest, claim_id: int, payload: OutcomeIn):
+    try:
+        attempt = services.claim_record_outcome(
+            claim_id=claim_id,
+            volunteer=request.auth,
+            outcome=payload.outcome,
+            reply=payload.reply,
+            note=payload.note,
+        )
+    except NotYourClaim:
+        return _forbidden()
+    except ClaimEnded:
+        return _ended()
+    attempt.case.refresh_from_db(fields=["state"])
+    return Status(200, {"attempt_id": attempt.pk, "case_state": attempt.case.state})
+
+
+@router.post(
+    "/claims/{claim_id}/release",
+    auth=BearerToken(),
+    response={204: None, 403: Problem, 409: Problem},
+)
+def claim_release(request: HttpRequest, claim_id: int):
+    try:
+        services.claim_release(claim_id=claim_id, volunteer=request.auth)
+    except NotYourClaim:
+        return _forbidden()
+    except ClaimEnded:
+        return _ended()
+    return Status(204, None)

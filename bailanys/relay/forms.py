@@ -1,0 +1,79 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from bailanys.relay import services
+from bailanys.relay.models import LANGUAGE_CHOICES, Kind, Outcome
+
+
+class RequestForm(forms.Form):
+    """The public intake form. Validation is the service's, shared with the API."""
+
+    recipient_name = forms.CharField(
+        label=_("Name of the person to call"), max_length=services.MAX_NAME
+    )
+    recipient_phone = forms.CharField(
+        label=_("Their phone number"),
+        max_length=64,
+        help_text=_("For example 8 701 234 56 78 or +7 701 234 5678"),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    recipient_city = forms.CharField(
+        label=_("Their city or village"), max_length=services.MAX_CITY, required=False
+    )
+    recipient_language = forms.ChoiceField(
+        label=_("Language they speak"), choices=LANGUAGE_CHOICES, initial="ru"
+    )
+    kind = forms.ChoiceField(
+        label=_("What do you need?"), choices=Kind.choices, initial=Kind.WELFARE_CHECK
+    )
+    message = forms.CharField(
+        label=_("Your message for them"),
+        required=False,
+        max_length=services.MAX_MESSAGE,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    urgent = forms.BooleanField(label=_("Urgent"), required=False)
+    requester_name = forms.CharField(
+        label=_("Your name, as they know you"), max_length=services.MAX_NAME
+    )
+    requester_contact = forms.CharField(
+        label=_("How to reach you (optional)"), max_length=services.MAX_CONTACT, required=False
+    )
+
+    def __init__(self, *args, language: str = "en", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language = language
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        payload = {
+            "requester": {
+                "name": cleaned.get("requester_name"),
+                "language": self.language,
+                "contact": cleaned.get("requester_contact"),
+            },
+            "recipient": {
+                "name": cleaned.get("recipient_name"),
+                "phone": cleaned.get("recipient_phone"),
+                "city": cleaned.get("recipient_city"),
+                "language": cleaned.get("recipient_language"),
+            },
+            "message": cleaned.get("message"),
+            "kind": cleaned.get("kind"),
+            "urgent": bool(cleaned.get("urgent")),
+        }
+        try:
+            cleaned["data"] = services.request_check(payload)
+        except services.InputError as exc:
+            for dotted, reason in exc.errors.items():
+                field = dotted.replace(".", "_")
+                self.add_error(field if field in self.fields else None, reason)
+        return cleaned
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(choices=Outcome.choices)
+    reply = forms.CharField(required=False, max_length=services.MAX_REPLY)
+    note = forms.CharField(required=False, max_length=services.MAX_NOTE)

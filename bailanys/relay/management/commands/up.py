@@ -1,0 +1,95 @@
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from bailanys.accounts.models import Role, User
+from bailanys.accounts.services import password_generate, user_create
+from bailanys.relay.demo import demo_load
+
+
+class Command(BaseCommand):
+    help = "Set up the database if needed, then run the web server and a worker together."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--demo", action="store_true", help="Load the demo scenario.")
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
+        parser.add_argument("--port", type=int, default=8000, help="Port to listen on.")
+        parser.add_argument("--threads", type=int, default=8, help="Web server threads.")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Do not start a worker (run one elsewhere)."
+        )
+
+    def handle(self, *, demo: bool, host: str, port: int, threads: int, no_worker: bool, **_):
+        if not 0 < port < 65536:
+            raise CommandError(f"--port must be between 1 and 65535, got {port}")
+        self.stdout.write(f"Data directory: {settings.DATA_DIR}")
+        call_command("migrate", interactive=False, verbosity=0)
+        self._first_coordinator()
+        if demo:
+            created, logins = demo_load()
+            self.stdout.write(f"Demo scenario: {created} new requests.")
+            for username, password in logins:
+                self.stdout.write(f"  volunteer login: {username} / {password}")
+        self._serve(host, port, threads, start_worker=not no_worker)
+
+    def _first_coordinator(self) -> None:
+        if User.objects.filter(role__in=(Role.COORDINATOR, Role.ADMIN)).exists():
+            return
+        username = os.environ.get("BAILANYS_COORDINATOR_USERNAME") or "coordinator"
+        from_env = os.environ.get("BAILANYS_COORDINATOR_PASSWORD")
+        password = from_env or password_generate()
+        user_create(username=username, role=Role.ADMIN, password=password)
+        if from_env:
+            self.stdout.write(f"Coordinator account {username!r} created from the environment.")
+        else:
+            self.stdout.write(
+                "Coordinator login (shown once, change it after logging in): "
+                f"{username} / {password}"
+            )
+
+    def _serve(self, host: str, port: int, threads: int, *, start_worker: bool) -> None:
+        from waitress import create_server
+
+        from bailanys.wsgi import application
+
+        try:
+            server = create_server(application, host=host, port=port, threads=threads)
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Is something else using it? "
+                "Try --port with another number."
+            ) from None
+        worker = None
+        if start_worker:
+            # Its own session, so a Ctrl-C in the terminal reaches only us and
+            # we stop it once, cleanly.
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "bailanys", "worker"], start_new_session=True
+            )
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        self.stdout.write(f"Bailanys is running at http://{shown}:{port}/  (Ctrl-C stops it)")
+        self.stdout.flush()
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping…")
+        finally:
+            server.close()
+            if worker is not None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,66 @@
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+from django.utils.crypto import get_random_string
+from django_tasks_db.management.commands.db_worker import Worker
+
+from bailanys.channels.services import outbox_send_due
+from bailanys.relay.services import claims_expire
+
+logger = logging.getLogger("bailanys.worker")
+
+
+def sweep() -> None:
+    """The safety net: return lapsed leases, send what is due but was not enqueued."""
+    try:
+        returned = claims_expire()
+        sent = outbox_send_due()
+        if returned or sent:
+            logger.info("sweep: %d leases returned, %d messages sent", returned, sent)
+    except Exception:
+        logger.exception("sweep failed; it runs again shortly")
+    finally:
+        close_old_connections()
+
+
+def _sweep_forever(interval: int) -> None:
+    while True:
+        time.sleep(interval)
+        sweep()
+
+
+class Command(BaseCommand):
+    help = "Run a background worker: outbox delivery, lease expiry, retries."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--batch", action="store_true", help="Sweep once, run every queued task, then exit."
+        )
+        parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls.")
+
+    def handle(self, *, batch: bool, interval: float, **options):
+        sweep()
+        if not batch:
+            threading.Thread(
+                target=_sweep_forever,
+                args=(settings.BAILANYS_WORKER_SWEEP_SECONDS,),
+                daemon=True,
+                name="sweep",
+            ).start()
+        worker = Worker(
+            queue_names=["*"],
+            interval=interval,
+            batch=batch,
+            backend_name="default",
+            startup_delay=not batch,
+            max_tasks=None,
+            worker_id=get_random_string(32),
+            excluded_queue_names=[],
+        )
+        if not batch:
+            worker.configure_signals()
+        worker.run()

@@ -1,0 +1,183 @@
+"""The relay: requests become cases, volunteers claim cases, attempts record outcomes.
+
+One meaning per word (see design.md): a *request* is what one requester asked;
+a *case* is one recipient phone number, shared by every open request for it;
+a *claim* is a volunteer's lease on a case; an *attempt* is one call and its
+*outcome*, with the recipient's *reply*.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("kk", "Қазақша")]
+
+
+class Kind(models.TextChoices):
+    WELFARE_CHECK = "welfare_check", _("Check they are safe")
+    DELIVER_MESSAGE = "deliver_message", _("Pass on a message")
+    FIND_RELATIVES = "find_relatives", _("Find relatives")
+    MEDICAL = "medical", _("Medical")
+
+
+class CaseState(models.TextChoices):
+    QUEUED = "queued", _("Waiting for a volunteer")
+    CLAIMED = "claimed", _("A volunteer is calling")
+    ESCALATED = "escalated", _("With a coordinator")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATES = (CaseState.QUEUED, CaseState.CLAIMED, CaseState.ESCALATED)
+
+
+class Outcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    DELIVERED = "delivered", _("Message passed on")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Busy")
+    SWITCHED_OFF = "switched_off", _("Switched off")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    REFUSED = "refused", _("Refused to talk")
+    ESCALATE = "escalate", _("Needs a coordinator")
+
+
+RETRY_OUTCOMES = (Outcome.NO_ANSWER, Outcome.BUSY, Outcome.SWITCHED_OFF)
+FINAL_OUTCOMES = (Outcome.REACHED, Outcome.DELIVERED, Outcome.WRONG_NUMBER, Outcome.REFUSED)
+
+
+class Resolution(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    DELIVERED = "delivered", _("Message passed on")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    REFUSED = "refused", _("Refused to talk")
+    UNREACHABLE = "unreachable", _("Could not be reached")
+
+
+class Requester(models.Model):
+    """Someone looking for a relative. No account: reached back through `channel`."""
+
+    name = models.CharField(max_length=200)
+    language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="en")
+    channel = models.CharField(max_length=30, default="web")
+    contact = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"requester {self.pk}"
+
+
+class Case(models.Model):
+    """One recipient phone number and everything open that is asked of it."""
+
+    recipient_phone = models.CharField(max_length=20)
+    # What deduplication looks up: one open case per key.
+    recipient_key = models.CharField(max_length=64)
+    recipient_name = models.CharField(max_length=200)
+    recipient_city = models.CharField(max_length=100, blank=True)
+    recipient_language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="ru")
+    state = models.CharField(max_length=20, choices=CaseState.choices, default=CaseState.QUEUED)
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    # 1 when any request is urgent or medical: those go first.
+    priority = models.SmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # A case waiting for a retry is not offered before this time.
+    available_at = models.DateTimeField()
+    failed_calls = models.PositiveSmallIntegerField(default=0)
+    current_claim = models.OneToOneField(
+        "Claim", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient_key"],
+                condition=~Q(state="closed"),
+                name="one_open_case_per_recipient",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "-priority", "created_at"], name="case_dispatch_order"),
+            models.Index(fields=["state", "lease_expires_at"], name="case_lease_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.pk} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != CaseState.CLOSED
+
+
+class Request(models.Model):
+    """What one requester asked for one recipient."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="requests")
+    requester = models.ForeignKey(Requester, on_delete=models.CASCADE, related_name="requests")
+    recipient_name = models.CharField(max_length=200)
+    recipient_city = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WELFARE_CHECK)
+    urgent = models.BooleanField(default=False)
+    # The secret in the requester's status link.
+    status_token = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    payload_digest = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"request {self.pk} (case {self.case_id})"
+
+
+class Claim(models.Model):
+    """A volunteer's lease on a case. At most one claim per case is active."""
+
+    class EndReason(models.TextChoices):
+        OUTCOME = "outcome", _("Outcome recorded")
+        RELEASED = "released", _("Released")
+        EXPIRED = "expired", _("Lease expired")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="claims")
+    volunteer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="claims"
+    )
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            # The database itself refuses a second active claim on a case.
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=Q(ended_at__isnull=True),
+                name="one_active_claim_per_case",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"claim {self.pk} (case {self.case_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class Attempt(models.Model):
+    """One call: its outcome and what the recipient answered."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attempts")
+    claim = models.OneToOneField(Claim, on_delete=models.CASCADE, related_name="attempt")
+    volunteer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attempts"
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    reply = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk} (case {self.case_id}, {self.outcome})"

@@ -1,0 +1,268 @@
+"""Reads of the relay. Every read of personal data for a person goes through here."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count
+from django.http import Http404
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from bailanys import phones
+from bailanys.accounts.models import User
+from bailanys.channels.models import OutboxMessage
+from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request
+from bailanys.relay.services import NotYourClaim
+
+
+class Status:
+    """What a requester sees: one word for the whole state of their request."""
+
+    WAITING = "waiting"
+    CALLING = "calling"
+    RETRYING = "retrying"
+    ESCALATED = "escalated"
+
+
+def status_label(status: str) -> str:
+    labels = {
+        Status.WAITING: _("Waiting for a volunteer to call"),
+        Status.CALLING: _("A volunteer is calling now"),
+        Status.RETRYING: _("Nobody answered yet; a volunteer will try again"),
+        Status.ESCALATED: _("A coordinator is looking into this"),
+        "reached": _("Reached"),
+        "delivered": _("Message passed on"),
+        "wrong_number": _("Wrong number"),
+        "refused": _("Did not want to talk"),
+        "unreachable": _("Could not be reached"),
+    }
+    return labels[status]
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    status: str
+    status_label: str
+    closed: bool
+    recipient_name: str
+    recipient_phone_masked: str
+    message: str
+    kind: str
+    created_at: datetime
+    attempts: int
+    next_try_at: datetime | None
+    reply: str
+    notifications: list[str]
+    language: str
+
+
+def request_status(*, token: str) -> RequestStatus:
+    """The status behind a status link. Only this request's own data, nothing of others."""
+    if not token or len(token) > 64:
+        raise Http404
+    request = Request.objects.select_related("case", "requester").filter(status_token=token).first()
+    if request is None:
+        raise Http404
+    case = request.case
+    attempts = case.attempts.exclude(outcome="escalate").count()
+    reply = ""
+    if case.state == CaseState.CLOSED:
+        status = case.resolution
+        last = case.attempts.order_by("-created_at").first()
+        reply = last.reply if last is not None and case.resolution != "unreachable" else ""
+    elif case.state == CaseState.CLAIMED:
+        status = Status.CALLING
+    elif case.state == CaseState.ESCALATED:
+        status = Status.ESCALATED
+    else:
+        status = Status.RETRYING if case.failed_calls else Status.WAITING
+    notifications = list(
+        OutboxMessage.objects.filter(
+            request=request, channel="web", state=OutboxMessage.State.SENT
+        ).values_list("body", flat=True)
+    )
+    return RequestStatus(
+        status=status,
+        status_label=status_label(status),
+        closed=case.state == CaseState.CLOSED,
+        recipient_name=request.recipient_name,
+        recipient_phone_masked=phones.masked(case.recipient_phone),
+        message=request.message,
+        kind=request.kind,
+        created_at=request.created_at,
+        attempts=attempts,
+        next_try_at=case.available_at if status == Status.RETRYING else None,
+        reply=reply,
+        notifications=notifications,
+        language=request.requester.language,
+    )
+
+
+@dataclass(frozen=True)
+class CaseMessage:
+    requester_name: str
+    message: str
+    kind: str
+    urgent: bool
+
+
+@dataclass(frozen=True)
+class CaseView:
+    claim_id: int
+    case_id: int
+    expires_at: datetime
+    recipient_name: str
+    recipient_names: list[str]
+    recipient_phone: str
+    recipient_phone_display: str
+    recipient_city: str
+    recipient_language: str
+    urgent: bool
+    kinds: list[str]
+    failed_calls: int
+    messages: list[CaseMessage]
+    previous_notes: list[str]
+    call_script: str
+
+
+def call_script(*, language: str, recipient_name: str, requester_names: list[str]) -> str:
+    """A short opening for the call, in the recipient's language."""
+    with translation.override(language):
+        return _(
+            "Hello, is this %(recipient)s? My name is … and I am a volunteer with Bailanys. "
+            "%(requesters)s could not reach you and asked me to call. I will never ask you "
+            "for money. May I pass on their message?"
+        ) % {"recipient": recipient_name, "requesters": ", ".join(requester_names)}
+
+
+def case_get_for_volunteer(*, claim_id: int, volunteer: User) -> CaseView:
+    """The case behind a claim the volunteer holds now; anything else is NotYourClaim.
+
+    A volunteer sees a case's personal data only while holding it.
+    """
+    claim = Claim.objects.select_related("case").filter(pk=claim_id).first()
+    if claim is None or claim.volunteer_id != volunteer.pk or claim.ended_at is not None:
+        raise NotYourClaim(claim_id)
+    case = claim.case
+    requests = list(case.requests.select_related("requester").order_by("created_at"))
+    requester_names = list(dict.fromkeys(r.requester.name for r in requests))
+    recipient_names = list(
+        dict.fromkeys([case.recipient_name, *(r.recipient_name for r in requests)])
+    )
+    notes = [
+        note
+        for note in Attempt.objects.filter(case=case)
+        .order_by("created_at")
+        .values_list("note", flat=True)
+        if note
+    ]
+    return CaseView(
+        claim_id=claim.pk,
+        case_id=case.pk,
+        expires_at=claim.expires_at,
+        recipient_name=case.recipient_name,
+        recipient_names=recipient_names,
+        recipient_phone=case.recipient_phone,
+        recipient_phone_display=phones.display(case.recipient_phone),
+        recipient_city=case.recipient_city
+        or next((r.recipient_city for r in requests if r.recipient_city), ""),
+        recipient_language=case.recipient_language,
+        urgent=case.priority > 0,
+        kinds=list(dict.fromkeys(r.kind for r in requests)),
+        failed_calls=case.failed_calls,
+        messages=[
+            CaseMessage(
+                requester_name=r.requester.name, message=r.message, kind=r.kind, urgent=r.urgent
+            )
+            for r in requests
+        ],
+        previous_notes=notes,
+        call_script=call_script(
+            language=case.recipient_language,
+            recipient_name=case.recipient_name,
+            requester_names=requester_names,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Overview:
+    by_state: dict[str, int]
+    by_resolution: dict[str, int]
+    waiting_now: int
+    oldest_waiting: datetime | None
+    escalated: list[dict]
+    volunteers: list[dict]
+    recent_outcomes: list[dict]
+
+
+def coordinator_overview(*, coordinator: User) -> Overview:
+    """The load at a glance. Escalated cases carry what a coordinator needs to act."""
+    if not coordinator.is_coordinator:
+        raise NotYourClaim(0)
+    now = timezone.now()
+    by_state = dict(Case.objects.values_list("state").annotate(n=Count("pk")).order_by())
+    by_resolution = dict(
+        Case.objects.filter(state=CaseState.CLOSED)
+        .values_list("resolution")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    waiting = Case.objects.filter(state=CaseState.QUEUED, available_at__lte=now)
+    oldest = waiting.order_by("created_at").values_list("created_at", flat=True).first()
+    escalated = []
+    for case in Case.objects.filter(state=CaseState.ESCALATED).order_by("created_at")[:50]:
+        last = case.attempts.order_by("-created_at").first()
+        escalated.append(
+            {
+                "id": case.pk,
+                "recipient_name": case.recipient_name,
+                "recipient_city": case.recipient_city,
+                "note": last.note if last else "",
+                "volunteer": last.volunteer.username if last else "",
+                "since": last.created_at if last else case.created_at,
+            }
+        )
+    active = {
+        row["volunteer_id"]: row["case_id"]
+        for row in Claim.objects.filter(ended_at__isnull=True).values("volunteer_id", "case_id")
+    }
+    today = now - timezone.timedelta(hours=24)
+    calls = dict(
+        Attempt.objects.filter(created_at__gte=today)
+        .values_list("volunteer_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    volunteers = [
+        {
+            "username": user.username,
+            "role": user.get_role_display(),
+            "holding": active.get(user.pk),
+            "calls_24h": calls.get(user.pk, 0),
+            "last_login": user.last_login,
+        }
+        for user in User.objects.filter(is_active=True).order_by("username")[:200]
+    ]
+    recent = [
+        {
+            "case_id": a.case_id,
+            "outcome": a.get_outcome_display(),
+            "volunteer": a.volunteer.username,
+            "at": a.created_at,
+        }
+        for a in Attempt.objects.select_related("volunteer").order_by("-created_at")[:20]
+    ]
+    return Overview(
+        by_state={state.label: by_state.get(state.value, 0) for state in CaseState},
+        by_resolution=by_resolution,
+        waiting_now=waiting.count(),
+        oldest_waiting=oldest,
+        escalated=escalated,
+        volunteers=volunteers,
+        recent_outcomes=recent,
+    )
+
+
+def kind_label(kind: str) -> str:
+    return Kind(kind).label

@@ -1,0 +1,499 @@
+"""Writes of the relay: intake, claims, outcomes. Views, API, CLI and tasks call these."""
+
+import hashlib
+import json
+import secrets
+import unicodedata
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from bailanys import phones
+from bailanys.accounts.models import User
+from bailanys.channels.services import outbox_add
+from bailanys.relay.models import (
+    FINAL_OUTCOMES,
+    LANGUAGE_CHOICES,
+    OPEN_STATES,
+    RETRY_OUTCOMES,
+    Attempt,
+    Case,
+    CaseState,
+    Claim,
+    Kind,
+    Outcome,
+    Request,
+    Requester,
+    Resolution,
+)
+
+LANGUAGES = [code for code, _name in LANGUAGE_CHOICES]
+MAX_NAME = 200
+MAX_CITY = 100
+MAX_CONTACT = 200
+MAX_MESSAGE = 2000
+MAX_REPLY = 2000
+MAX_NOTE = 1000
+PRIORITY_KINDS = (Kind.MEDICAL,)
+
+
+class InputError(Exception):
+    """Input that cannot be accepted; `errors` maps a dotted field name to a reason."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key came with a different request body."""
+
+
+class NotYourClaim(Exception):
+    """The claim belongs to somebody else (or does not exist): nothing was changed."""
+
+
+class ClaimEnded(Exception):
+    """The claim is no longer active (outcome recorded, released or lease lost)."""
+
+
+@dataclass(frozen=True)
+class RequestInput:
+    requester_name: str
+    requester_language: str
+    requester_contact: str
+    recipient_name: str
+    recipient_phone: str
+    recipient_city: str
+    recipient_language: str
+    message: str
+    kind: str
+    urgent: bool
+
+
+def clean_text(value: object, *, multiline: bool = False) -> str:
+    """Text as a person typed it, minus what no person types.
+
+    Control characters (NUL, escape sequences…) and lone surrogates carry no
+    meaning, break databases and terminals, and are dropped; line breaks are
+    kept in multi-line fields.
+    """
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFC", str(value).replace("\r\n", "\n"))
+    keep = "\n\t" if multiline else ""
+    text = "".join(
+        ch for ch in text if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+    )
+    if not multiline:
+        text = " ".join(text.split())
+    return text.strip()
+
+
+def request_check(data: dict) -> RequestInput:
+    """Validate a request as the API and the form both submit it.
+
+    `data` has the API's shape: {requester: {name, language, contact},
+    recipient: {name, phone, city, language}, message, kind, urgent}. Raises
+    InputError naming every bad field at once.
+    """
+    errors: dict[str, str] = {}
+    requester = data.get("requester") or {}
+    recipient = data.get("recipient") or {}
+    if not isinstance(requester, dict):
+        errors["requester"] = _("Must be an object.")
+        requester = {}
+    if not isinstance(recipient, dict):
+        errors["recipient"] = _("Must be an object.")
+        recipient = {}
+
+    def text(field: str, raw: object, limit: int, *, required: bool, multiline=False) -> str:
+        value = clean_text(raw, multiline=multiline)
+        if required and not value:
+            errors[field] = _("This field is required.")
+        elif len(value) > limit:
+            errors[field] = _("Too long: at most %(limit)d characters (this has %(n)d).") % {
+                "limit": limit,
+                "n": len(value),
+            }
+        return value
+
+    def language(field: str, raw: object, default: str) -> str:
+        value = clean_text(raw).lower() or default
+        if value not in LANGUAGES:
+            errors[field] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(LANGUAGES)}
+        return value
+
+    requester_name = text("requester.name", requester.get("name"), MAX_NAME, required=True)
+    requester_language = language("requester.language", requester.get("language"), "en")
+    requester_contact = text(
+        "requester.contact", requester.get("contact"), MAX_CONTACT, required=False
+    )
+    recipient_name = text("recipient.name", recipient.get("name"), MAX_NAME, required=True)
+    recipient_city = text("recipient.city", recipient.get("city"), MAX_CITY, required=False)
+    recipient_language = language(
+        "recipient.language",
+        recipient.get("language"),
+        requester_language if requester_language != "en" else "ru",
+    )
+    phone = ""
+    try:
+        phone = phones.normalize(clean_text(recipient.get("phone")))
+    except phones.InvalidPhone as exc:
+        errors["recipient.phone"] = str(exc)
+    message = text("message", data.get("message"), MAX_MESSAGE, required=False, multiline=True)
+    kind = clean_text(data.get("kind")) or Kind.WELFARE_CHECK
+    if kind not in Kind.values:
+        errors["kind"] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(Kind.values)}
+    urgent = data.get("urgent", False)
+    if urgent in (None, ""):
+        urgent = False
+    if not isinstance(urgent, bool):
+        errors["urgent"] = _("Must be true or false.")
+    if kind == Kind.DELIVER_MESSAGE and not message and "message" not in errors:
+        errors["message"] = _("Write the message to pass on.")
+    if errors:
+        raise InputError(errors)
+    return RequestInput(
+        requester_name=requester_name,
+        requester_language=requester_language,
+        requester_contact=requester_contact,
+        recipient_name=recipient_name,
+        recipient_phone=phone,
+        recipient_city=recipient_city,
+        recipient_language=recipient_language,
+        message=message,
+        kind=kind,
+        urgent=urgent,
+    )
+
+
+def recipient_key(phone_e164: str) -> str:
+    """The deduplication key of a recipient phone number."""
+    return phone_e164
+
+
+def _priority(data: RequestInput) -> int:
+    return 1 if data.urgent or data.kind in PRIORITY_KINDS else 0
+
+
+def _open_case_for(data: RequestInput, now) -> Case:
+    """The open case for this recipient, made if there is none. Caller holds a transaction."""
+    key = recipient_key(data.recipient_phone)
+    for _try in range(3):
+        case = Case.objects.filter(recipient_key=key, state__in=OPEN_STATES).first()
+        if case is not None:
+            if _priority(data) > case.priority:
+                Case.objects.filter(pk=case.pk).update(priority=_priority(data))
+            return case
+        try:
+            with transaction.atomic():
+                return Case.objects.create(
+                    recipient_phone=data.recipient_phone,
+                    recipient_key=key,
+                    recipient_name=data.recipient_name,
+                    recipient_city=data.recipient_city,
+                    recipient_language=data.recipient_language,
+                    priority=_priority(data),
+                    available_at=now,
+                )
+        except IntegrityError:
+            # Another request for the same number made the case a moment ago.
+            continue
+    raise RuntimeError("could not find or create the open case")
+
+
+def _digest(data: RequestInput, channel: str) -> str:
+    raw = json.dumps({**asdict(data), "channel": channel}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def request_create(
+    *, data: RequestInput, channel: str = "web", idempotency_key: str | None = None
+) -> tuple[Request, bool]:
+    """Record a request and join it to the open case for its recipient.
+
+    Returns (request, created). With an idempotency key seen before, returns
+    the first request and creates nothing; a different body under the same key
+    raises IdempotencyConflict.
+    """
+    digest = _digest(data, channel)
+    if idempotency_key:
+        earlier = Request.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            if earlier.payload_digest != digest:
+                raise IdempotencyConflict(idempotency_key)
+            return earlier, False
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            case = _open_case_for(data, now)
+            requester = Requester.objects.create(
+                name=data.requester_name,
+                language=data.requester_language,
+                channel=channel,
+                contact=data.requester_contact,
+            )
+            request = Request.objects.create(
+                case=case,
+                requester=requester,
+                recipient_name=data.recipient_name,
+                recipient_city=data.recipient_city,
+                message=data.message,
+                kind=data.kind,
+                urgent=data.urgent,
+                status_token=secrets.token_urlsafe(24),
+                idempotency_key=idempotency_key or None,
+                payload_digest=digest,
+            )
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # The same key raced us; the winner's request is the answer.
+        return request_create(data=data, channel=channel, idempotency_key=idempotency_key)
+    return request, True
+
+
+# --- Claims -----------------------------------------------------------------
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.BAILANYS_LEASE_SECONDS)
+
+
+def claims_expire(*, now=None, limit: int = 200) -> int:
+    """Return cases whose lease ran out to the queue. Returns how many."""
+    now = now or timezone.now()
+    expired = list(
+        Case.objects.filter(state=CaseState.CLAIMED, lease_expires_at__lt=now).values_list(
+            "pk", "current_claim_id"
+        )[:limit]
+    )
+    count = 0
+    for case_id, claim_id in expired:
+        with transaction.atomic():
+            # Compare-and-set on the claim we saw: a renewal in between wins.
+            returned = Case.objects.filter(
+                pk=case_id, current_claim_id=claim_id, lease_expires_at__lt=now
+            ).update(state=CaseState.QUEUED, current_claim=None, lease_expires_at=None)
+            if returned:
+                Claim.objects.filter(pk=claim_id).update(
+                    ended_at=now, end_reason=Claim.EndReason.EXPIRED
+                )
+                count += 1
+    return count
+
+
+def _take(case_id: int, volunteer: User, now, from_state: str) -> Claim | None:
+    """Claim one case if it is still in `from_state` and unheld. Caller holds a transaction."""
+    claim = Claim.objects.create(
+        case_id=case_id, volunteer=volunteer, started_at=now, expires_at=now + _lease()
+    )
+    taken = Case.objects.filter(pk=case_id, state=from_state, current_claim__isnull=True).update(
+        state=CaseState.CLAIMED, current_claim=claim, lease_expires_at=claim.expires_at
+    )
+    if not taken:
+        claim.delete()
+        return None
+    return claim
+
+
+def claim_active_for(volunteer: User) -> Claim | None:
+    return (
+        Claim.objects.select_related("case")
+        .filter(volunteer=volunteer, ended_at__isnull=True)
+        .order_by("-started_at")
+        .first()
+    )
+
+
+def case_claim_next(*, volunteer: User) -> Claim | None:
+    """Give the volunteer the next case: urgent and medical first, then the oldest.
+
+    A volunteer holds one case at a time: asking again returns the same claim.
+    On PostgreSQL candidates are locked with SKIP LOCKED so concurrent
+    volunteers pass each other; on SQLite the IMMEDIATE transaction serialises
+    them. Either way the take is a compare-and-set and the database refuses a
+    second active claim on a case.
+    """
+    held = claim_active_for(volunteer)
+    if held is not None:
+        return held
+    claims_expire()
+    for _try in range(10):
+        now = timezone.now()
+        with transaction.atomic():
+            candidates = Case.objects.filter(
+                state=CaseState.QUEUED, available_at__lte=now
+            ).order_by("-priority", "created_at")
+            if connection.features.has_select_for_update_skip_locked:
+                candidates = candidates.select_for_update(skip_locked=True)
+            case_id = candidates.values_list("pk", flat=True).first()
+            if case_id is None:
+                return None
+            try:
+                with transaction.atomic():
+                    claim = _take(case_id, volunteer, now, CaseState.QUEUED)
+            except IntegrityError:
+                claim = None
+            if claim is not None:
+                return claim
+    return None
+
+
+def case_claim(*, volunteer: User, case_id: int) -> Claim | None:
+    """A coordinator takes one escalated case. None if it is not waiting for them."""
+    if not volunteer.is_coordinator:
+        raise NotYourClaim(case_id)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return _take(case_id, volunteer, now, CaseState.ESCALATED)
+    except IntegrityError:
+        return None
+
+
+def _held(claim_id: int, volunteer: User) -> Claim:
+    claim = Claim.objects.select_related("case").filter(pk=claim_id).first()
+    if claim is None or claim.volunteer_id != volunteer.pk:
+        raise NotYourClaim(claim_id)
+    if claim.ended_at is not None:
+        raise ClaimEnded(claim_id)
+    return claim
+
+
+def claim_renew(*, claim_id: int, volunteer: User) -> Claim:
+    """Extend the lease by its full length from now."""
+    claim = _held(claim_id, volunteer)
+    expires = timezone.now() + _lease()
+    with transaction.atomic():
+        if not Case.objects.filter(pk=claim.case_id, current_claim_id=claim.pk).update(
+            lease_expires_at=expires
+        ):
+            raise ClaimEnded(claim_id)
+        Claim.objects.filter(pk=claim.pk).update(expires_at=expires)
+    claim.expires_at = expires
+    return claim
+
+
+def claim_release(*, claim_id: int, volunteer: User) -> None:
+    """Give the case back to the queue untouched."""
+    claim = _held(claim_id, volunteer)
+    now = timezone.now()
+    with transaction.atomic():
+        if not Case.objects.filter(pk=claim.case_id, current_claim_id=claim.pk).update(
+            state=CaseState.QUEUED, current_claim=None, lease_expires_at=None
+        ):
+            raise ClaimEnded(claim_id)
+        Claim.objects.filter(pk=claim.pk).update(ended_at=now, end_reason=Claim.EndReason.RELEASED)
+
+
+def claim_record_outcome(
+    *, claim_id: int, volunteer: User, outcome: str, reply: str = "", note: str = ""
+) -> Attempt:
+    """Record the call's outcome, move the case on and tell every requester when it ends.
+
+    reached, delivered, wrong_number, refused: the case closes.
+    no_answer, busy, switched_off: retry after the next delay, or close as
+    unreachable after the last allowed attempt. escalate: to the coordinators.
+    """
+    errors = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = _("Choose one of: %(choices)s.") % {
+            "choices": ", ".join(Outcome.values)
+        }
+    reply = clean_text(reply, multiline=True)
+    note = clean_text(note, multiline=True)
+    if len(reply) > MAX_REPLY:
+        errors["reply"] = _("Too long: at most %(limit)d characters (this has %(n)d).") % {
+            "limit": MAX_REPLY,
+            "n": len(reply),
+        }
+    if len(note) > MAX_NOTE:
+        errors["note"] = _("Too long: at most %(limit)d characters (this has %(n)d).") % {
+            "limit": MAX_NOTE,
+            "n": len(note),
+        }
+    if errors:
+        raise InputError(errors)
+    claim = _held(claim_id, volunteer)
+    case = claim.case
+    now = timezone.now()
+    changes: dict = {"current_claim": None, "lease_expires_at": None}
+    resolution = ""
+    if outcome in FINAL_OUTCOMES:
+        resolution = outcome
+    elif outcome in RETRY_OUTCOMES:
+        failed = case.failed_calls + 1
+        changes["failed_calls"] = F("failed_calls") + 1
+        if failed >= settings.BAILANYS_MAX_ATTEMPTS:
+            resolution = Resolution.UNREACHABLE
+        else:
+            delays = settings.BAILANYS_RETRY_DELAYS_MINUTES
+            delay = delays[min(failed, len(delays)) - 1]
+            changes.update(state=CaseState.QUEUED, available_at=now + timedelta(minutes=delay))
+    else:  # escalate
+        changes["state"] = CaseState.ESCALATED
+    if resolution:
+        changes.update(state=CaseState.CLOSED, resolution=resolution, closed_at=now)
+    with transaction.atomic():
+        if not Case.objects.filter(pk=case.pk, current_claim_id=claim.pk).update(**changes):
+            raise ClaimEnded(claim_id)
+        Claim.objects.filter(pk=claim.pk).update(ended_at=now, end_reason=Claim.EndReason.OUTCOME)
+        attempt = Attempt.objects.create(
+            case=case,
+            claim=claim,
+            volunteer=volunteer,
+            outcome=outcome,
+            reply=reply,
+            note=note,
+            created_at=now,
+        )
+        if resolution:
+            _notify_requesters(case_id=case.pk, resolution=resolution, attempt=attempt)
+    return attempt
+
+
+def notification_text(*, resolution: str, recipient_name: str, reply: str) -> str:
+    """What a requester is told when their case ends, in the active language."""
+    texts = {
+        Resolution.REACHED: _("A volunteer reached %(name)s and passed on your message."),
+        Resolution.DELIVERED: _(
+            "A volunteer could not speak to %(name)s but passed your message to someone who will."
+        ),
+        Resolution.WRONG_NUMBER: _(
+            "The number you gave for %(name)s is not theirs. Please check it and send a "
+            "new request."
+        ),
+        Resolution.REFUSED: _("The person who answered for %(name)s did not want to talk."),
+        Resolution.UNREACHABLE: _(
+            "We called %(name)s several times and nobody answered. We have stopped trying; "
+            "send a new request if you have another number."
+        ),
+    }
+    text = texts[resolution] % {"name": recipient_name}
+    if reply:
+        text += "\n" + _("Their reply: %(reply)s") % {"reply": reply}
+    return text
+
+
+def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> None:
+    """One outbox row per request of the case. Caller holds the transaction."""
+    for request in Request.objects.filter(case_id=case_id).select_related("requester"):
+        requester = request.requester
+        with translation.override(requester.language):
+            body = notification_text(
+                resolution=resolution, recipient_name=request.recipient_name, reply=attempt.reply
+            )
+        outbox_add(
+            channel=requester.channel,
+            address=requester.contact,
+            body=body,
+            idempotency_key=f"outcome:{attempt.pk}:request:{request.pk}",
+            request_id=request.pk,
+        )

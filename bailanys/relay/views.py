@@ -1,0 +1,133 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bailanys.relay import selectors, services
+from bailanys.relay.forms import OutcomeForm, RequestForm
+from bailanys.relay.models import Outcome
+
+
+def request_new(request: HttpRequest) -> HttpResponse:
+    """The public intake form: no login, the same request as the API makes."""
+    language = translation.get_language() or "en"
+    language = language if language in services.LANGUAGES else "en"
+    form = RequestForm(request.POST or None, language=language)
+    if request.method == "POST" and form.is_valid():
+        created, _new = services.request_create(data=form.cleaned_data["data"], channel="web")
+        return redirect("relay:status", token=created.status_token)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "relay/request_new.html", {"form": form}, status=status)
+
+
+def request_status(request: HttpRequest, token: str) -> HttpResponse:
+    """The requester's page. Shown in their language unless they pick another."""
+    status = selectors.request_status(token=token)
+    chosen = request.GET.get("lang")
+    language = chosen if chosen in services.LANGUAGES else status.language
+    with translation.override(language):
+        status = selectors.request_status(token=token)
+        response = render(
+            request, "relay/status.html", {"status": status, "token": token, "lang": language}
+        )
+    # The link is the secret: keep it out of caches and referrers.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def console(request: HttpRequest) -> HttpResponse:
+    claim = services.claim_active_for(request.user)
+    case = None
+    if claim is not None:
+        case = selectors.case_get_for_volunteer(claim_id=claim.pk, volunteer=request.user)
+    outcomes = [(o.value, o.label) for o in Outcome]
+    response = render(request, "relay/console.html", {"case": case, "outcomes": outcomes})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def console_take(request: HttpRequest) -> HttpResponse:
+    if services.case_claim_next(volunteer=request.user) is None:
+        messages.info(request, _("Nobody is waiting right now. Thank you — check again soon."))
+    return redirect("relay:console")
+
+
+def _claim_action(request: HttpRequest, action, success: str = "", **kwargs) -> HttpResponse:
+    """Run a claim service for the logged-in volunteer and say how it went."""
+    try:
+        action(volunteer=request.user, **kwargs)
+        if success:
+            messages.success(request, success)
+    except services.NotYourClaim:
+        raise PermissionDenied from None
+    except services.ClaimEnded:
+        messages.warning(
+            request,
+            _("This case is no longer yours: its lease ran out and it went back to the queue."),
+        )
+    except services.InputError as exc:
+        for reason in exc.errors.values():
+            messages.error(request, reason)
+    return redirect("relay:console")
+
+
+@login_required
+@require_POST
+def console_outcome(request: HttpRequest, claim_id: int) -> HttpResponse:
+    form = OutcomeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose an outcome; the reply and note have length limits."))
+        return redirect("relay:console")
+    return _claim_action(
+        request,
+        services.claim_record_outcome,
+        success=_("Saved. Thank you."),
+        claim_id=claim_id,
+        outcome=form.cleaned_data["outcome"],
+        reply=form.cleaned_data["reply"],
+        note=form.cleaned_data["note"],
+    )
+
+
+@login_required
+@require_POST
+def console_renew(request: HttpRequest, claim_id: int) -> HttpResponse:
+    return _claim_action(request, services.claim_renew, claim_id=claim_id)
+
+
+@login_required
+@require_POST
+def console_release(request: HttpRequest, claim_id: int) -> HttpResponse:
+    return _claim_action(request, services.claim_release, claim_id=claim_id)
+
+
+@login_required
+def coordinator(request: HttpRequest) -> HttpResponse:
+    try:
+        overview = selectors.coordinator_overview(coordinator=request.user)
+    except services.NotYourClaim:
+        raise PermissionDenied from None
+    return render(request, "relay/coordinator.html", {"o": overview})
+
+
+@login_required
+@require_POST
+def coordinator_take(request: HttpRequest, case_id: int) -> HttpResponse:
+    if services.claim_active_for(request.user) is not None:
+        messages.warning(request, _("Finish the case you hold first."))
+        return redirect("relay:console")
+    try:
+        claim = services.case_claim(volunteer=request.user, case_id=case_id)
+    except services.NotYourClaim:
+        raise PermissionDenied from None
+    if claim is None:
+        messages.warning(request, _("Someone else has taken this case."))
+        return redirect("relay:coordinator")
+    return redirect("relay:console")

@@ -1,0 +1,214 @@
+"""Settings for Bailanys.
+
+Everything is read from the environment through the typed helpers below, and
+everything has a safe default for the embedded mode (one laptop, SQLite, no
+other server). A value that cannot be read stops the process with a message
+that names the variable.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+
+
+def env_int_list(name: str, default: list[int]) -> list[int]:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        values = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be comma-separated whole numbers, got {raw!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise ImproperlyConfigured(f"{name} needs at least one positive number, got {raw!r}")
+    return values
+
+
+DATA_DIR = Path(env_str("BAILANYS_DATA_DIR", "data")).resolve()
+
+
+def _secret_key() -> str:
+    """The signing key: from the environment, or a file made once in the data dir."""
+    from_env = os.environ.get("BAILANYS_SECRET_KEY")
+    if from_env:
+        return from_env
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("BAILANYS_DEBUG", False)
+# A crisis deployment is often reached by a LAN address nobody knew in
+# advance; nothing here builds absolute URLs from the Host header, so the
+# default accepts any host. Operators behind a public name should narrow it.
+ALLOWED_HOSTS = [h for h in env_str("BAILANYS_ALLOWED_HOSTS", "*").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("BAILANYS_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "bailanys.accounts",
+    "bailanys.relay",
+    "bailanys.channels",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "bailanys.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "bailanys.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "bailanys.urls"
+WSGI_APPLICATION = "bailanys.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_default_db = f"sqlite:///{DATA_DIR / 'bailanys.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL", _default_db))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers go on while one writer writes; IMMEDIATE takes the
+    # write lock at BEGIN, so two claims never both read the same queued case.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "relay:console"
+LOGOUT_REDIRECT_URL = "accounts:login"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+SESSION_COOKIE_AGE = env_int("BAILANYS_SESSION_SECONDS", 12 * 3600, minimum=300)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("BAILANYS_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("ru", _("Russian")), ("kk", _("Kazakh"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env_str("BAILANYS_TIME_ZONE", "Asia/Almaty")
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Files are served straight from the package: nothing to collect on a fresh
+# machine, and nothing is ever loaded from another host.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# The largest request body any endpoint accepts; bigger ones get a 413.
+BAILANYS_MAX_BODY_BYTES = env_int("BAILANYS_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = BAILANYS_MAX_BODY_BYTES
+
+TASKS = {
+    "default": {
+        "BACKEND": env_str("BAILANYS_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": [],
+    }
+}
+
+# Relay rules (see docs/operators.md).
+BAILANYS_LEASE_SECONDS = env_int("BAILANYS_LEASE_SECONDS", 15 * 60, minimum=30)
+BAILANYS_RETRY_DELAYS_MINUTES = env_int_list("BAILANYS_RETRY_DELAYS_MINUTES", [20, 60, 180])
+BAILANYS_MAX_ATTEMPTS = env_int(
+    "BAILANYS_MAX_ATTEMPTS", len(BAILANYS_RETRY_DELAYS_MINUTES) + 1, minimum=1
+)
+BAILANYS_OUTBOX_MAX_TRIES = env_int("BAILANYS_OUTBOX_MAX_TRIES", 8, minimum=1)
+BAILANYS_WORKER_SWEEP_SECONDS = env_int("BAILANYS_WORKER_SWEEP_SECONDS", 30, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("BAILANYS_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Request logs carry URLs, and a status URL is a secret.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+    },
+}
