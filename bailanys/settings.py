@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "bailanys.accounts",
     "bailanys.relay",
     "bailanys.channels",
+    "bailanys.privacy",
 ]
 
 MIDDLEWARE = [
@@ -204,7 +205,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "bailanys.privacy.logfilter.RedactingFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("BAILANYS_LOG_LEVEL", "INFO")},
     "loggers": {
         # Request logs carry URLs, and a status URL is a secret.
