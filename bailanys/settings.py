@@ -166,7 +166,9 @@ SESSION_COOKIE_SECURE = env_bool("BAILANYS_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# "no-referrer" would make browsers send "Origin: null" on our own forms, which
+# CSRF checking rightly refuses; same-origin still keeps status links private.
+SECURE_REFERRER_POLICY = "same-origin"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ru", _("Russian")), ("kk", _("Kazakh"))]
@@ -176,6 +178,7 @@ TIME_ZONE = env_str("BAILANYS_TIME_ZONE", "Asia/Almaty")
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Files are served straight from the package: nothing to collect on a fresh
 # machine, and nothing is ever loaded from another host.
 WHITENOISE_USE_FINDERS = True
