@@ -1,8 +1,10 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from bailanys.privacy.fields import SealedModel, SealedTextField
 
-class OutboxMessage(models.Model):
+
+class OutboxMessage(SealedModel):
     """One outbound message, written in the same transaction as its cause.
 
     A worker sends it through the adapter of its channel; `idempotency_key`
@@ -19,8 +21,8 @@ class OutboxMessage(models.Model):
         "relay.Request", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox"
     )
     channel = models.CharField(max_length=30)
-    address = models.CharField(max_length=200, blank=True)
-    body = models.TextField()
+    address = SealedTextField(blank=True)
+    body = SealedTextField()
     idempotency_key = models.CharField(max_length=200, unique=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     tries = models.PositiveSmallIntegerField(default=0)

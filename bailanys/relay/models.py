@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from bailanys.privacy.fields import SealedModel, SealedTextField
+
 LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("kk", "Қазақша")]
 
 
@@ -54,27 +56,27 @@ class Resolution(models.TextChoices):
     UNREACHABLE = "unreachable", _("Could not be reached")
 
 
-class Requester(models.Model):
+class Requester(SealedModel):
     """Someone looking for a relative. No account: reached back through `channel`."""
 
-    name = models.CharField(max_length=200)
+    name = SealedTextField()
     language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="en")
     channel = models.CharField(max_length=30, default="web")
-    contact = models.CharField(max_length=200, blank=True)
+    contact = SealedTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"requester {self.pk}"
 
 
-class Case(models.Model):
+class Case(SealedModel):
     """One recipient phone number and everything open that is asked of it."""
 
-    recipient_phone = models.CharField(max_length=20)
-    # What deduplication looks up: one open case per key.
+    recipient_phone = SealedTextField()
+    # The blind index of the phone number: what deduplication looks up.
     recipient_key = models.CharField(max_length=64)
-    recipient_name = models.CharField(max_length=200)
-    recipient_city = models.CharField(max_length=100, blank=True)
+    recipient_name = SealedTextField()
+    recipient_city = SealedTextField(blank=True)
     recipient_language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="ru")
     state = models.CharField(max_length=20, choices=CaseState.choices, default=CaseState.QUEUED)
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
@@ -111,14 +113,14 @@ class Case(models.Model):
         return self.state != CaseState.CLOSED
 
 
-class Request(models.Model):
+class Request(SealedModel):
     """What one requester asked for one recipient."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="requests")
     requester = models.ForeignKey(Requester, on_delete=models.CASCADE, related_name="requests")
-    recipient_name = models.CharField(max_length=200)
-    recipient_city = models.CharField(max_length=100, blank=True)
-    message = models.TextField(blank=True)
+    recipient_name = SealedTextField()
+    recipient_city = SealedTextField(blank=True)
+    message = SealedTextField(blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WELFARE_CHECK)
     urgent = models.BooleanField(default=False)
     # The secret in the requester's status link.
@@ -166,7 +168,7 @@ class Claim(models.Model):
         return self.ended_at is None
 
 
-class Attempt(models.Model):
+class Attempt(SealedModel):
     """One call: its outcome and what the recipient answered."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attempts")
@@ -175,8 +177,8 @@ class Attempt(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attempts"
     )
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    reply = models.TextField(blank=True)
-    note = models.TextField(blank=True)
+    reply = SealedTextField(blank=True)
+    note = SealedTextField(blank=True)
     created_at = models.DateTimeField()
 
     def __str__(self) -> str:

@@ -76,11 +76,12 @@ def request_status(*, token: str) -> RequestStatus:
         status = Status.ESCALATED
     else:
         status = Status.RETRYING if case.failed_calls else Status.WAITING
-    notifications = list(
-        OutboxMessage.objects.filter(
+    notifications = [
+        message.body
+        for message in OutboxMessage.objects.filter(
             request=request, channel="web", state=OutboxMessage.State.SENT
-        ).values_list("body", flat=True)
-    )
+        ).order_by("created_at")
+    ]
     return RequestStatus(
         status=status,
         status_label=status_label(status),
@@ -149,13 +150,7 @@ def case_get_for_volunteer(*, claim_id: int, volunteer: User) -> CaseView:
     recipient_names = list(
         dict.fromkeys([case.recipient_name, *(r.recipient_name for r in requests)])
     )
-    notes = [
-        note
-        for note in Attempt.objects.filter(case=case)
-        .order_by("created_at")
-        .values_list("note", flat=True)
-        if note
-    ]
+    notes = [a.note for a in Attempt.objects.filter(case=case).order_by("created_at") if a.note]
     return CaseView(
         claim_id=claim.pk,
         case_id=case.pk,

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from bailanys import phones
 from bailanys.accounts.models import User
 from bailanys.channels.services import outbox_add
+from bailanys.privacy.crypto import blind_index
 from bailanys.relay.models import (
     FINAL_OUTCOMES,
     LANGUAGE_CHOICES,
@@ -85,11 +86,15 @@ def clean_text(value: object, *, multiline: bool = False) -> str:
     """
     if value is None:
         return ""
-    text = unicodedata.normalize("NFC", str(value).replace("\r\n", "\n"))
     keep = "\n\t" if multiline else ""
     text = "".join(
-        ch for ch in text if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+        ch
+        for ch in str(value).replace("\r\n", "\n")
+        if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
     )
+    # Normalise after dropping: a control character may have split a letter
+    # from its accent.
+    text = unicodedata.normalize("NFC", text)
     if not multiline:
         text = " ".join(text.split())
     return text.strip()
@@ -174,8 +179,8 @@ def request_check(data: dict) -> RequestInput:
 
 
 def recipient_key(phone_e164: str) -> str:
-    """The deduplication key of a recipient phone number."""
-    return phone_e164
+    """The deduplication key of a recipient phone number: its blind index."""
+    return blind_index(phone_e164)
 
 
 def _priority(data: RequestInput) -> int:
