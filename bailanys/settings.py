@@ -204,6 +204,11 @@ BAILANYS_MAX_ATTEMPTS = env_int(
 BAILANYS_OUTBOX_MAX_TRIES = env_int("BAILANYS_OUTBOX_MAX_TRIES", 8, minimum=1)
 BAILANYS_WORKER_SWEEP_SECONDS = env_int("BAILANYS_WORKER_SWEEP_SECONDS", 30, minimum=1)
 
+# Privacy (see docs/security.md).
+BAILANYS_RETENTION_DAYS = env_int("BAILANYS_RETENTION_DAYS", 14, minimum=1)
+BAILANYS_RETENTION_MAX_DAYS = env_int("BAILANYS_RETENTION_MAX_DAYS", 60, minimum=1)
+BAILANYS_PURGE_EVERY_SECONDS = env_int("BAILANYS_PURGE_EVERY_SECONDS", 3600, minimum=60)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

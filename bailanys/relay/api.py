@@ -140,11 +140,13 @@ def request_create(
 
 @router.get("/requests/{token}", response=StatusOut, summary="What the status page shows")
 def request_status(request: HttpRequest, token: str):
-    return selectors.request_status(token=token)
+    return selectors.request_status(token=token, http_request=request)
 
 
-def _case_out(claim_id: int, user) -> selectors.CaseView:
-    return selectors.case_get_for_volunteer(claim_id=claim_id, volunteer=user)
+def _case_out(request: HttpRequest, claim_id: int) -> selectors.CaseView:
+    return selectors.case_get_for_volunteer(
+        claim_id=claim_id, volunteer=request.auth, http_request=request
+    )
 
 
 def _forbidden():
@@ -167,7 +169,7 @@ def claim_next(request: HttpRequest):
     claim = services.case_claim_next(volunteer=request.auth)
     if claim is None:
         return Status(204, None)
-    return Status(200, _case_out(claim.pk, request.auth))
+    return Status(200, _case_out(request, claim.pk))
 
 
 @router.post(

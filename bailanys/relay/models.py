@@ -91,6 +91,9 @@ class Case(SealedModel):
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # A coordinator may keep a case past the retention limits, with a reason.
+    retain_until = models.DateTimeField(null=True, blank=True)
+    retain_reason = SealedTextField(blank=True)
 
     class Meta:
         constraints = [

@@ -4,13 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bailanys import phones
 from bailanys.accounts.models import User
 from bailanys.channels.models import OutboxMessage
+from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request
 from bailanys.relay.services import NotYourClaim
 
@@ -42,7 +43,6 @@ def status_label(status: str) -> str:
 @dataclass(frozen=True)
 class RequestStatus:
     status: str
-    status_label: str
     closed: bool
     recipient_name: str
     recipient_phone_masked: str
@@ -55,14 +55,26 @@ class RequestStatus:
     notifications: list[str]
     language: str
 
+    @property
+    def status_label(self) -> str:
+        """In the language active when it is read, so one read serves any language."""
+        return status_label(self.status)
 
-def request_status(*, token: str) -> RequestStatus:
+
+def request_status(*, token: str, http_request: HttpRequest | None = None) -> RequestStatus:
     """The status behind a status link. Only this request's own data, nothing of others."""
     if not token or len(token) > 64:
         raise Http404
     request = Request.objects.select_related("case", "requester").filter(status_token=token).first()
     if request is None:
         raise Http404
+    audit_record(
+        actor="status-link",
+        action="request.read",
+        object_type="request",
+        object_id=request.pk,
+        request=http_request,
+    )
     case = request.case
     attempts = case.attempts.exclude(outcome="escalate").count()
     reply = ""
@@ -84,7 +96,6 @@ def request_status(*, token: str) -> RequestStatus:
     ]
     return RequestStatus(
         status=status,
-        status_label=status_label(status),
         closed=case.state == CaseState.CLOSED,
         recipient_name=request.recipient_name,
         recipient_phone_masked=phones.masked(case.recipient_phone),
@@ -136,15 +147,25 @@ def call_script(*, language: str, recipient_name: str, requester_names: list[str
         ) % {"recipient": recipient_name, "requesters": ", ".join(requester_names)}
 
 
-def case_get_for_volunteer(*, claim_id: int, volunteer: User) -> CaseView:
+def case_get_for_volunteer(
+    *, claim_id: int, volunteer: User, http_request: HttpRequest | None = None
+) -> CaseView:
     """The case behind a claim the volunteer holds now; anything else is NotYourClaim.
 
-    A volunteer sees a case's personal data only while holding it.
+    A volunteer sees a case's personal data only while holding it. Every read
+    is audited.
     """
     claim = Claim.objects.select_related("case").filter(pk=claim_id).first()
     if claim is None or claim.volunteer_id != volunteer.pk or claim.ended_at is not None:
         raise NotYourClaim(claim_id)
     case = claim.case
+    audit_record(
+        actor=actor_label(volunteer),
+        action="case.read",
+        object_type="case",
+        object_id=case.pk,
+        request=http_request,
+    )
     requests = list(case.requests.select_related("requester").order_by("created_at"))
     requester_names = list(dict.fromkeys(r.requester.name for r in requests))
     recipient_names = list(
@@ -191,10 +212,11 @@ class Overview:
     recent_outcomes: list[dict]
 
 
-def coordinator_overview(*, coordinator: User) -> Overview:
+def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None = None) -> Overview:
     """The load at a glance. Escalated cases carry what a coordinator needs to act."""
     if not coordinator.is_coordinator:
         raise NotYourClaim(0)
+    audit_record(actor=actor_label(coordinator), action="overview.read", request=http_request)
     now = timezone.now()
     by_state = dict(Case.objects.values_list("state").annotate(n=Count("pk")).order_by())
     by_resolution = dict(

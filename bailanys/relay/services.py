@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from bailanys import phones
 from bailanys.accounts.models import User
 from bailanys.channels.services import outbox_add
+from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.privacy.crypto import blind_index
 from bailanys.relay.models import (
     FINAL_OUTCOMES,
@@ -256,6 +257,12 @@ def request_create(
                 idempotency_key=idempotency_key or None,
                 payload_digest=digest,
             )
+            audit_record(
+                actor=f"requester:{channel}",
+                action="request.create",
+                object_type="request",
+                object_id=request.pk,
+            )
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -305,6 +312,9 @@ def _take(case_id: int, volunteer: User, now, from_state: str) -> Claim | None:
     if not taken:
         claim.delete()
         return None
+    audit_record(
+        actor=actor_label(volunteer), action="case.claim", object_type="case", object_id=case_id
+    )
     return claim
 
 
@@ -396,6 +406,12 @@ def claim_release(*, claim_id: int, volunteer: User) -> None:
         ):
             raise ClaimEnded(claim_id)
         Claim.objects.filter(pk=claim.pk).update(ended_at=now, end_reason=Claim.EndReason.RELEASED)
+        audit_record(
+            actor=actor_label(volunteer),
+            action="case.release",
+            object_type="case",
+            object_id=claim.case_id,
+        )
 
 
 def claim_record_outcome(
@@ -458,6 +474,13 @@ def claim_record_outcome(
             reply=reply,
             note=note,
             created_at=now,
+        )
+        audit_record(
+            actor=actor_label(volunteer),
+            action="case.outcome",
+            object_type="case",
+            object_id=case.pk,
+            detail=outcome,
         )
         if resolution:
             _notify_requesters(case_id=case.pk, resolution=resolution, attempt=attempt)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("console/claims/<int:claim_id>/release/", views.console_release, name="release"),
     path("console/coordinator/", views.coordinator, name="coordinator"),
     path("console/cases/<int:case_id>/take/", views.coordinator_take, name="coordinator_take"),
+    path("console/audit/", views.audit_log, name="audit"),
 ]

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -26,11 +26,10 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 def request_status(request: HttpRequest, token: str) -> HttpResponse:
     """The requester's page. Shown in their language unless they pick another."""
-    status = selectors.request_status(token=token)
+    status = selectors.request_status(token=token, http_request=request)
     chosen = request.GET.get("lang")
     language = chosen if chosen in services.LANGUAGES else status.language
     with translation.override(language):
-        status = selectors.request_status(token=token)
         response = render(
             request, "relay/status.html", {"status": status, "token": token, "lang": language}
         )
@@ -44,7 +43,9 @@ def console(request: HttpRequest) -> HttpResponse:
     claim = services.claim_active_for(request.user)
     case = None
     if claim is not None:
-        case = selectors.case_get_for_volunteer(claim_id=claim.pk, volunteer=request.user)
+        case = selectors.case_get_for_volunteer(
+            claim_id=claim.pk, volunteer=request.user, http_request=request
+        )
     outcomes = [(o.value, o.label) for o in Outcome]
     response = render(request, "relay/console.html", {"case": case, "outcomes": outcomes})
     response["Cache-Control"] = "no-store"
@@ -111,9 +112,10 @@ def console_release(request: HttpRequest, claim_id: int) -> HttpResponse:
 @login_required
 def coordinator(request: HttpRequest) -> HttpResponse:
     try:
-        overview = selectors.coordinator_overview(coordinator=request.user)
+        overview = selectors.coordinator_overview(coordinator=request.user, http_request=request)
     except services.NotYourClaim:
-        raise PermissionDenied from None
+        # Need to know: a page of personal data does not admit it exists.
+        raise Http404 from None
     return render(request, "relay/coordinator.html", {"o": overview})
 
 
@@ -131,3 +133,16 @@ def coordinator_take(request: HttpRequest, case_id: int) -> HttpResponse:
         messages.warning(request, _("Someone else has taken this case."))
         return redirect("relay:coordinator")
     return redirect("relay:console")
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Coordinators page through the audit log, newest first."""
+    if not request.user.is_coordinator:
+        raise Http404
+    from django.core.paginator import Paginator
+
+    from bailanys.privacy.models import AuditEntry
+
+    page = Paginator(AuditEntry.objects.order_by("-seq"), 100).get_page(request.GET.get("page"))
+    return render(request, "relay/audit.html", {"page": page})

@@ -9,28 +9,40 @@ from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
 
 from bailanys.channels.services import outbox_send_due
+from bailanys.privacy.services import retention_purge
 from bailanys.relay.services import claims_expire
 
 logger = logging.getLogger("bailanys.worker")
 
 
-def sweep() -> None:
-    """The safety net: return lapsed leases, send what is due but was not enqueued."""
+def sweep(*, purge: bool) -> None:
+    """The safety net: return lapsed leases, send what is due but was not enqueued.
+
+    With `purge`, also delete what is past its retention limit.
+    """
     try:
         returned = claims_expire()
         sent = outbox_send_due()
         if returned or sent:
             logger.info("sweep: %d leases returned, %d messages sent", returned, sent)
+        if purge:
+            purged = retention_purge()
+            if purged["cases"]:
+                logger.info("retention: %d cases purged", purged["cases"])
     except Exception:
         logger.exception("sweep failed; it runs again shortly")
     finally:
         close_old_connections()
 
 
-def _sweep_forever(interval: int) -> None:
+def _sweep_forever(interval: int, purge_every: int) -> None:
+    last_purge = time.monotonic()
     while True:
         time.sleep(interval)
-        sweep()
+        due = time.monotonic() - last_purge >= purge_every
+        sweep(purge=due)
+        if due:
+            last_purge = time.monotonic()
 
 
 class Command(BaseCommand):
@@ -43,11 +55,14 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls.")
 
     def handle(self, *, batch: bool, interval: float, **options):
-        sweep()
+        sweep(purge=True)
         if not batch:
             threading.Thread(
                 target=_sweep_forever,
-                args=(settings.BAILANYS_WORKER_SWEEP_SECONDS,),
+                args=(
+                    settings.BAILANYS_WORKER_SWEEP_SECONDS,
+                    settings.BAILANYS_PURGE_EVERY_SECONDS,
+                ),
                 daemon=True,
                 name="sweep",
             ).start()

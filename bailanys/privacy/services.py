@@ -1,0 +1,162 @@
+"""Key rotation, the emergency wipe and the retention purge."""
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from bailanys.privacy import crypto, keys
+from bailanys.privacy.audit import audit_record
+from bailanys.privacy.fields import sealed_models
+from bailanys.privacy.keys import keyring
+from bailanys.privacy.models import RetentionTally
+
+
+def keys_rotate(*, settle_seconds: float = 2.0) -> dict:
+    """Re-wrap every data key under a new master key; messages are not decrypted.
+
+    Other processes pick up the new key file at their next wrap (they check its
+    modification time), so nothing stops. The old key is dropped only after a
+    pass that finds no row still under it, taken `settle_seconds` after the
+    last one, so a row written during the rotation is caught too.
+    """
+    if not keyring.from_environment:
+        keyring.add_current(keys.new_key())
+    current = keyring.master().current_id
+    rewrapped = 0
+    while True:
+        found = _rewrap_pass(current)
+        rewrapped += found
+        if not found:
+            if settle_seconds:
+                time.sleep(settle_seconds)
+                if _rewrap_pass(current):
+                    continue
+            break
+    dropped = keyring.drop_old()
+    audit_record(actor="cli", action="keys.rotate", detail=f"{rewrapped} data keys re-wrapped")
+    return {"current_key": current, "rewrapped": rewrapped, "dropped_keys": dropped}
+
+
+def _rewrap_pass(current: str) -> int:
+    count = 0
+    for model in sealed_models():
+        stale = model.objects.exclude(data_key="").exclude(data_key__startswith=f"k1:{current}:")
+        for row in stale.only("pk", "uid", "data_key").iterator(chunk_size=500):
+            plain = crypto.data_key_unwrap(row.data_key, aad=row.key_aad())
+            new = crypto.data_key_wrap(plain, aad=row.key_aad())
+            # Compare-and-set: a row re-wrapped meanwhile is left as it is.
+            count += model.objects.filter(pk=row.pk, data_key=row.data_key).update(data_key=new)
+    return count
+
+
+def _shred(path: Path) -> bool:
+    """Overwrite a key file with random bytes, flush it, and remove it."""
+    if not path.exists():
+        return False
+    size = max(path.stat().st_size, 64)
+    with open(path, "r+b") as f:
+        f.write(os.urandom(size))
+        f.flush()
+        os.fsync(f.fileno())
+    path.unlink()
+    return True
+
+
+def wipe() -> dict:
+    """Destroy the keys and every personal row (crypto-shredding).
+
+    Without the keys, ciphertext left anywhere (free pages, the WAL, a backup
+    made after the last rotation) cannot be read. Keys given in the
+    environment cannot be destroyed from here: the report says so.
+    """
+    from bailanys.channels.models import OutboxMessage
+    from bailanys.relay.models import Case, Requester
+
+    deleted = {}
+    with transaction.atomic():
+        for model in (OutboxMessage, Case, Requester):
+            _n, per_model = model.objects.all().delete()
+            for label, n in per_model.items():
+                deleted[label] = deleted.get(label, 0) + n
+    data_dir = Path(settings.DATA_DIR)
+    shredded = [name for name in (keys.MASTER_FILE, keys.INDEX_FILE) if _shred(data_dir / name)]
+    keyring.forget()
+    _compact()
+    audit_record(actor="cli", action="wipe", detail=f"{sum(deleted.values())} rows deleted")
+    return {
+        "deleted": deleted,
+        "key_files_destroyed": shredded,
+        "keys_in_environment": [
+            name for name in ("BAILANYS_MASTER_KEY", "BAILANYS_INDEX_KEY") if os.environ.get(name)
+        ],
+    }
+
+
+def _compact() -> None:
+    """Give freed pages back so old ciphertext does not linger in the files."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.execute("VACUUM")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif connection.vendor == "postgresql":
+            cursor.execute("VACUUM")
+
+
+def retention_purge(*, now=None) -> dict:
+    """Delete closed cases after BAILANYS_RETENTION_DAYS and anything after the hard limit.
+
+    A case a coordinator extended (retain_until in the future) is kept. Before
+    deleting, counts by day, kind and resolution are added to RetentionTally.
+    """
+    from bailanys.relay.models import Case, Request, Requester
+
+    now = now or timezone.now()
+    closed_before = now - timedelta(days=settings.BAILANYS_RETENTION_DAYS)
+    hard_before = now - timedelta(days=settings.BAILANYS_RETENTION_MAX_DAYS)
+    not_extended = Q(retain_until__isnull=True) | Q(retain_until__lt=now)
+    due = Case.objects.filter(
+        (Q(state="closed", closed_at__lt=closed_before) | Q(created_at__lt=hard_before))
+        & not_extended
+    )
+    total_cases = total_requests = 0
+    while True:
+        ids = list(due.values_list("pk", flat=True)[:500])
+        if not ids:
+            break
+        with transaction.atomic():
+            rows = (
+                Request.objects.filter(case_id__in=ids)
+                .values("case__created_at__date", "case__resolution", "kind")
+                .annotate(requests=Count("pk"), cases=Count("case_id", distinct=True))
+                .order_by()
+            )
+            for row in rows:
+                tally, _new = RetentionTally.objects.get_or_create(
+                    day=row["case__created_at__date"],
+                    kind=row["kind"],
+                    resolution=row["case__resolution"],
+                )
+                RetentionTally.objects.filter(pk=tally.pk).update(
+                    cases=F("cases") + row["cases"], requests=F("requests") + row["requests"]
+                )
+            requester_ids = list(
+                Request.objects.filter(case_id__in=ids).values_list("requester_id", flat=True)
+            )
+            total_requests += Request.objects.filter(case_id__in=ids).count()
+            Case.objects.filter(pk__in=ids).delete()
+            Requester.objects.filter(pk__in=requester_ids, requests__isnull=True).delete()
+            total_cases += len(ids)
+    if total_cases:
+        audit_record(
+            actor="system",
+            action="retention.purge",
+            detail=f"{total_cases} cases, {total_requests} requests",
+        )
+    return {"cases": total_cases, "requests": total_requests}
