@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
+from bailanys.privacy.ratelimit import Throttled
 from bailanys.relay.api import router as relay_router
 from bailanys.relay.services import InputError
 
@@ -49,6 +50,20 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError):
         {"detail": _("A valid 'Authorization: Bearer <token>' header is required.")},
         status=401,
     )
+
+
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled):
+    response = api.create_response(
+        request,
+        {
+            "detail": _("Too many requests from here. Try again in %(n)d seconds.")
+            % {"n": exc.retry_after}
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 api.add_router("/", relay_router)

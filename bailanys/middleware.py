@@ -29,7 +29,7 @@ class BodySizeLimitMiddleware:
 
 
 class ContentSecurityPolicyMiddleware:
-    """Pages may load nothing from another host: every asset is served by us."""
+    """Pages may load nothing from another host, and nothing personal is cached."""
 
     POLICY = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -42,4 +42,7 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.POLICY)
+        # Pages and API answers carry personal data: no cache, shared or private,
+        # may keep them. (Static files are answered before this middleware.)
+        response.headers.setdefault("Cache-Control", "no-store")
         return response

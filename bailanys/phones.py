@@ -28,7 +28,7 @@ def normalize(raw: str, *, region: str = DEFAULT_REGION) -> str:
     except phonenumbers.NumberParseException:
         raise InvalidPhone(_("This is not a phone number.")) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(_("This is not a valid phone number."))
+        raise InvalidPhone(_("No phone number looks like this. Check the digits."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

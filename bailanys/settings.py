@@ -8,6 +8,7 @@ that names the variable.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "bailanys.accounts",
     "bailanys.relay",
     "bailanys.channels",
@@ -109,9 +113,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "bailanys.accounts.middleware.AccountGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "bailanys.middleware.ContentSecurityPolicyMiddleware",
+    # Last, so its lockout page still passes through the headers above.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "bailanys.urls"
@@ -148,6 +156,11 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Axes refuses a locked username+address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "relay:console"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -164,6 +177,12 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("BAILANYS_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if SESSION_COOKIE_SECURE:
+    # Served over TLS: tell browsers never to use plain HTTP for this site.
+    SECURE_HSTS_SECONDS = env_int("BAILANYS_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_SSL_REDIRECT = env_bool("BAILANYS_SSL_REDIRECT", True)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # "no-referrer" would make browsers send "Origin: null" on our own forms, which
@@ -209,6 +228,64 @@ BAILANYS_RETENTION_DAYS = env_int("BAILANYS_RETENTION_DAYS", 14, minimum=1)
 BAILANYS_RETENTION_MAX_DAYS = env_int("BAILANYS_RETENTION_MAX_DAYS", 60, minimum=1)
 BAILANYS_PURGE_EVERY_SECONDS = env_int("BAILANYS_PURGE_EVERY_SECONDS", 3600, minimum=60)
 
+
+def env_limit(name: str, default: str) -> str:
+    """A rate limit written COUNT/SECONDS, e.g. 30/300."""
+    raw = env_str(name, default)
+    count, _sep, seconds = raw.partition("/")
+    if not (count.isdigit() and seconds.isdigit() and int(count) > 0 and int(seconds) > 0):
+        raise ImproperlyConfigured(f"{name} must look like 30/300 (count/seconds), got {raw!r}")
+    return raw
+
+
+# Flood limits on intake, per network address and per requester contact.
+BAILANYS_INTAKE_LIMIT_PER_SOURCE = env_limit("BAILANYS_INTAKE_LIMIT_PER_SOURCE", "30/300")
+BAILANYS_INTAKE_LIMIT_PER_CONTACT = env_limit("BAILANYS_INTAKE_LIMIT_PER_CONTACT", "10/3600")
+# Only behind a reverse proxy that sets it; otherwise anyone could pick their own address.
+BAILANYS_TRUST_X_FORWARDED_FOR = env_bool("BAILANYS_TRUST_X_FORWARDED_FOR", False)
+if BAILANYS_TRUST_X_FORWARDED_FOR:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "bailanys_cache",
+        }
+    }
+
+# Accounts (see docs/accounts.md).
+BAILANYS_INVITATION_DAYS = env_int("BAILANYS_INVITATION_DAYS", 7, minimum=1)
+# The address volunteers open, for invitation links printed by the CLI
+# (e.g. https://relay.example.org); the web page uses the address it was opened at.
+BAILANYS_PUBLIC_URL = env_str("BAILANYS_PUBLIC_URL", "").rstrip("/")
+BAILANYS_LOGIN_FAILURES = env_int("BAILANYS_LOGIN_FAILURES", 5, minimum=1)
+BAILANYS_LOGIN_COOLOFF_MINUTES = env_int("BAILANYS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+
+# Login throttling (django-axes): per username *and* address, so a stranger
+# cannot lock a volunteer out from elsewhere. Axes stores an HMAC of the
+# username, no login history, and logs neither names nor addresses.
+AXES_FAILURE_LIMIT = BAILANYS_LOGIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=BAILANYS_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "bailanys.accounts.throttle.username_key"
+AXES_CLIENT_IP_CALLABLE = "bailanys.accounts.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "bailanys.accounts.views.login_locked"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "user_agent", "password", "code"]
+
+# Two-factor login (django-otp, TOTP) for coordinators and admins.
+OTP_TOTP_ISSUER = "Bailanys"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -226,5 +303,8 @@ LOGGING = {
         # Request logs carry URLs, and a status URL is a secret.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "ERROR"},
+        # Axes says little at WARNING, and with the settings above never a name
+        # or an address; its INFO lines are noise.
+        "axes": {"level": "WARNING"},
     },
 }

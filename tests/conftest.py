@@ -1,21 +1,34 @@
 """Personas and small factories. Everything goes through HTTP or the CLI."""
 
+import base64
 import io
 import itertools
 import json
+import os
+import re
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
 _names = itertools.count(1)
 
 
-class Api:
-    """A JSON client for /api/v1 with an optional bearer token."""
+_addresses = itertools.count(1)
 
-    def __init__(self, token: str | None = None):
-        self.client = Client()
+
+def next_address() -> str:
+    """A network address nobody in this test run has used: flood limits count per address."""
+    n = next(_addresses)
+    return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+
+class Api:
+    """A JSON client for /api/v1 with an optional bearer token (and source address)."""
+
+    def __init__(self, token: str | None = None, *, address: str | None = None):
+        self.client = Client(**({"REMOTE_ADDR": address} if address else {}))
         self.token = token
 
     def _headers(self, extra=None):
@@ -85,3 +98,155 @@ def submit(api: Api, **kwargs) -> dict:
 
 def status_token(created: dict) -> str:
     return created["status_url"].rstrip("/").rsplit("/", 1)[-1]
+
+
+# --- The web console, as a browser uses it -----------------------------------
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+_CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_PASSWORD = re.compile(r"^Password for the web console: (\S+)$", re.MULTILINE)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "subprocess: starts `bailanys` in a child process with SQLite in a temporary "
+        "directory; runs the same whatever DATABASE_URL says",
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, tmp_path_factory):
+    """With TEST_SQLITE_FILE=1, the SQLite test database is a file, so threads can share it.
+
+    pytest-django's default in-memory SQLite database answers a second thread
+    with "database table is locked"; the threaded tests skip there.
+    """
+    if os.environ.get("TEST_SQLITE_FILE") and not ON_POSTGRES:
+        path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(path)
+
+
+def make_account(role: str = "") -> tuple[str, str, str]:
+    """Create an account with `bailanys volunteer add`; return (username, password, API token)."""
+    name = f"vol{next(_names)}"
+    flags = [f"--{role}"] if role else []
+    output = run_cli("volunteer", "add", name, *flags)
+    password = _PASSWORD.search(output)
+    assert password, output
+    return name, password.group(1), output.strip().splitlines()[-1]
+
+
+class Browser:
+    """A django.test.Client that checks CSRF like production and remembers the form token.
+
+    Every HTML page fetched refreshes the token, as a browser's open page would.
+    """
+
+    def __init__(self):
+        # Each browser is somebody else, somewhere else.
+        self.client = Client(enforce_csrf_checks=True, REMOTE_ADDR=next_address())
+        self.csrf = ""
+
+    def _remember(self, response):
+        if response.get("Content-Type", "").startswith("text/html"):
+            found = _CSRF.search(response.content.decode())
+            if found:
+                self.csrf = found.group(1)
+        return response
+
+    def get(self, path: str, **kwargs):
+        return self._remember(self.client.get(path, **kwargs))
+
+    def post(self, path: str, data=None, **kwargs):
+        data = {"csrfmiddlewaretoken": self.csrf, **(data or {})}
+        return self._remember(self.client.post(path, data, **kwargs))
+
+    def login(self, username: str, password: str) -> None:
+        """Log in through the form; a coordinator also passes the TOTP step it is sent to."""
+        self.get("/accounts/login/")
+        response = self.post(
+            "/accounts/login/", {"username": username, "password": password}, follow=True
+        )
+        assert response.redirect_chain, response.content.decode()
+        if response.redirect_chain[-1][0].startswith("/accounts/2fa/"):
+            response = pass_two_factor(self, response, username)
+        assert response.redirect_chain[-1][0] == "/console/"
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+@pytest.fixture(autouse=True)
+def generous_flood_limits(settings):
+    """Most tests send many requests from one address; flood tests set their own limits."""
+    settings.BAILANYS_INTAKE_LIMIT_PER_SOURCE = "100000/60"
+    settings.BAILANYS_INTAKE_LIMIT_PER_CONTACT = "100000/60"
+
+
+# --- Two-step login (TOTP) for coordinators -----------------------------------
+
+_TOTP_SECRET = re.compile(r'id="totp-secret">([A-Z2-7 ]+)<')
+
+
+def totp_code(key: bytes, *, drift: int = 0, last_t: int = -1) -> str:
+    """A code the server accepts now: the first step in its window (±1) above `last_t`."""
+    from django_otp.oath import TOTP
+
+    totp = TOTP(key)
+    now = totp.t()
+    # The current step, not the one before: a minute may turn before the server checks.
+    step = max(now + drift, last_t + 1)
+    assert step <= now + drift + 1, "this device has used every code of this minute"
+    totp.drift = step - now
+    return f"{totp.token():06d}"
+
+
+def totp_code_from_page(page: str) -> str:
+    """A code for the key shown on /accounts/2fa/setup/, as a phone app would compute it."""
+    found = _TOTP_SECRET.search(page)
+    assert found, "no TOTP key on the page"
+    return totp_code(base64.b32decode(found.group(1).replace(" ", "")))
+
+
+def pass_two_factor(browser: "Browser", response, username: str):
+    """Finish the 2FA step `response` landed on (setup or verify); return the followed response."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    path = response.redirect_chain[-1][0]
+    if path.startswith("/accounts/2fa/setup/"):
+        code = totp_code_from_page(html(response))
+    else:
+        assert path.startswith("/accounts/2fa/verify/"), path
+        device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+        code = totp_code(device.bin_key, drift=device.drift, last_t=device.last_t)
+    return browser.post(path, {"code": code}, follow=True)
+
+
+def login_coordinator(browser: "Browser", username: str, password: str) -> None:
+    """Log a coordinator in as a person would: password, then the code from the app.
+
+    The first login sets the TOTP device up through /accounts/2fa/setup/ (reading
+    the key off the page); later ones pass /accounts/2fa/verify/.
+    """
+    browser.get("/accounts/login/")
+    response = browser.post(
+        "/accounts/login/", {"username": username, "password": password}, follow=True
+    )
+    landed = response.redirect_chain[-1][0]
+    assert landed.startswith("/accounts/2fa/"), f"no second step asked for, landed on {landed}"
+    response = pass_two_factor(browser, response, username)
+    assert response.redirect_chain[-1][0] == "/console/", response.redirect_chain
+
+
+def verify_forced_login(client: Client, user) -> None:
+    """For a client after `force_login(coordinator)`: give it a device and pass the verify step."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    code = totp_code(device.bin_key, drift=device.drift, last_t=device.last_t)
+    response = client.post("/accounts/2fa/verify/", {"code": code})
+    assert response.status_code == 302, response.content.decode()[:500]

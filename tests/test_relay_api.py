@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import pytest
 import time_machine
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ def test_it_merges_requests_for_one_number_across_formats(anon, volunteer):
     assert len(case["messages"]) == 3
 
 
+# The worker closes stale connections, which a test transaction cannot survive.
+@pytest.mark.django_db(transaction=True)
 def test_every_requester_of_a_merged_case_gets_outcome_and_reply(anon, volunteer):
     created = [submit(anon, phone=p) for p in ("87012345678", "+77012345678")]
     claim = volunteer.post("/claims").json()
@@ -58,6 +61,8 @@ def test_a_claim_you_do_not_hold_is_403_and_changes_nothing(anon, volunteer, oth
     assert volunteer.post(f"/claims/{claim['claim_id']}/renew").status_code == 200
 
 
+# The worker closes stale connections, which a test transaction cannot survive.
+@pytest.mark.django_db(transaction=True)
 def test_retry_schedule_then_unreachable_after_the_last_attempt(anon, volunteer):
     created = submit(anon)
     token = status_token(created)

@@ -64,6 +64,23 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _create_private(path: Path, text: str) -> None:
+    """Write a new key file unless another process just did (then theirs wins)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)  # fails if the file exists: first writer wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
 @dataclass(frozen=True)
 class MasterKeys:
     current_id: str
@@ -82,6 +99,7 @@ class Keyring:
         self._master: MasterKeys | None = None
         self._master_stamp: float | None = None
         self._index: bytes | None = None
+        self._index_stamp: float | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -107,7 +125,7 @@ class Keyring:
             return MasterKeys(key_id(keys[0]), {key_id(k): k for k in keys})
         if not path.exists():
             key = new_key()
-            _write_master(path, MasterKeys(key_id(key), {key_id(key): key}))
+            _create_master(path, MasterKeys(key_id(key), {key_id(key): key}))
         try:
             data = json.loads(path.read_text())
             keys = {kid: decode_key(k, source=str(path)) for kid, k in data["keys"].items()}
@@ -118,15 +136,18 @@ class Keyring:
             ) from None
 
     def index_key(self) -> bytes:
+        path = self.data_dir / INDEX_FILE
+        stamp = None if os.environ.get("BAILANYS_INDEX_KEY") else _mtime(path)
         with self._lock:
-            if self._index is None:
+            if self._index is None or stamp != self._index_stamp:
+                self._index_stamp = stamp
                 raw = os.environ.get("BAILANYS_INDEX_KEY")
                 if raw:
                     self._index = decode_key(raw, source="BAILANYS_INDEX_KEY")
                 else:
-                    path = self.data_dir / INDEX_FILE
                     if not path.exists():
-                        _write_private(path, encode_key(new_key()))
+                        _create_private(path, encode_key(new_key()))
+                    self._index_stamp = _mtime(path)
                     self._index = decode_key(path.read_text(), source=str(path))
             return self._index
 
@@ -160,6 +181,7 @@ class Keyring:
             self._master = None
             self._master_stamp = None
             self._index = None
+            self._index_stamp = None
 
 
 def _mtime(path: Path) -> float | None:
@@ -169,12 +191,17 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
+def _master_json(master: MasterKeys) -> str:
+    keys = {k: encode_key(v) for k, v in master.keys.items()}
+    return json.dumps({"current": master.current_id, "keys": keys}, indent=1)
+
+
 def _write_master(path: Path, master: MasterKeys) -> None:
-    data = {
-        "current": master.current_id,
-        "keys": {k: encode_key(v) for k, v in master.keys.items()},
-    }
-    _write_private(path, json.dumps(data, indent=1))
+    _write_private(path, _master_json(master))
+
+
+def _create_master(path: Path, master: MasterKeys) -> None:
+    _create_private(path, _master_json(master))
 
 
 keyring = Keyring()

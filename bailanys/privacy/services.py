@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -85,7 +86,10 @@ def wipe() -> dict:
             for label, n in per_model.items():
                 deleted[label] = deleted.get(label, 0) + n
     data_dir = Path(settings.DATA_DIR)
-    shredded = [name for name in (keys.MASTER_FILE, keys.INDEX_FILE) if _shred(data_dir / name)]
+    # Flood-limit counters are keyed by hashes of addresses and contacts.
+    cache.clear()
+    key_files = (keys.MASTER_FILE, keys.INDEX_FILE, "secret_key")
+    shredded = [name for name in key_files if _shred(data_dir / name)]
     keyring.forget()
     _compact()
     audit_record(actor="cli", action="wipe", detail=f"{sum(deleted.values())} rows deleted")

@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -8,11 +9,13 @@ from ninja import Field, Header, Router, Schema, Status
 from ninja.security import HttpBearer
 
 from bailanys.accounts.selectors import user_from_api_token
+from bailanys.privacy.ratelimit import intake_throttle
 from bailanys.relay import selectors, services
 from bailanys.relay.models import Kind, Outcome
 from bailanys.relay.services import ClaimEnded, IdempotencyConflict, NotYourClaim
 
 router = Router()
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 Language = Literal["en", "ru", "kk"]
 
 
@@ -22,13 +25,13 @@ class BearerToken(HttpBearer):
 
 
 class RequesterIn(Schema):
-    name: str = Field(max_length=services.MAX_NAME)
+    name: str = Field(min_length=1, max_length=services.MAX_NAME)
     language: Language = "en"
     contact: str = Field("", max_length=services.MAX_CONTACT)
 
 
 class RecipientIn(Schema):
-    name: str = Field(max_length=services.MAX_NAME)
+    name: str = Field(min_length=1, max_length=services.MAX_NAME)
     phone: str = Field(max_length=64, description="Any usual format; +7 (KZ) is assumed")
     city: str = Field("", max_length=services.MAX_CITY)
     language: Language | None = Field(None, description="For the call script; default ru")
@@ -50,6 +53,22 @@ class RequestCreated(Schema):
 
 class Problem(Schema):
     detail: str
+
+
+class FieldProblem(Schema):
+    loc: list[str | int]
+    msg: str
+
+
+class Invalid(Schema):
+    detail: list[FieldProblem]
+    errors: dict[str, str] = Field(description="Each bad field (dotted path) and why")
+
+
+# Answers any endpoint may give besides its own: unreadable or bad input, too
+# large, flood limit.
+COMMON = {400: Problem, 413: Problem, 422: Invalid, 429: Problem}
+AUTHED = {**COMMON, 401: Problem}
 
 
 class StatusOut(Schema):
@@ -118,7 +137,7 @@ def _created(request: HttpRequest, r) -> dict:
 
 @router.post(
     "/requests",
-    response={201: RequestCreated, 409: Problem},
+    response={201: RequestCreated, 409: Problem, **COMMON},
     summary="Ask for someone to be called",
 )
 def request_create(
@@ -128,7 +147,12 @@ def request_create(
         None, alias="Idempotency-Key", max_length=200, description="Sent twice, creates once"
     ),
 ):
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise services.InputError(
+            {"Idempotency-Key": _("Use 1 to 200 printable ASCII characters, no spaces.")}
+        )
     data = services.request_check(payload.model_dump())
+    intake_throttle(request=request, contact=data.requester_contact)
     try:
         created, _new = services.request_create(
             data=data, channel="web", idempotency_key=idempotency_key
@@ -138,7 +162,11 @@ def request_create(
     return Status(201, _created(request, created))
 
 
-@router.get("/requests/{token}", response=StatusOut, summary="What the status page shows")
+@router.get(
+    "/requests/{token}",
+    response={200: StatusOut, 404: Problem, **COMMON},
+    summary="What the status page shows",
+)
 def request_status(request: HttpRequest, token: str):
     return selectors.request_status(token=token, http_request=request)
 
@@ -162,7 +190,7 @@ def _ended():
 @router.post(
     "/claims",
     auth=BearerToken(),
-    response={200: CaseOut, 204: None},
+    response={200: CaseOut, 204: None, **AUTHED},
     summary="Take the next waiting case",
 )
 def claim_next(request: HttpRequest):
@@ -175,7 +203,7 @@ def claim_next(request: HttpRequest):
 @router.post(
     "/claims/{claim_id}/renew",
     auth=BearerToken(),
-    response={200: ClaimOut, 403: Problem, 409: Problem},
+    response={200: ClaimOut, 403: Problem, 409: Problem, **AUTHED},
 )
 def claim_renew(request: HttpRequest, claim_id: int):
     try:
@@ -190,7 +218,7 @@ def claim_renew(request: HttpRequest, claim_id: int):
 @router.post(
     "/claims/{claim_id}/outcome",
     auth=BearerToken(),
-    response={200: OutcomeOut, 403: Problem, 409: Problem},
+    response={200: OutcomeOut, 403: Problem, 409: Problem, **AUTHED},
 )
 def claim_outcome(request: HttpRequest, claim_id: int, payload: OutcomeIn):
     try:
@@ -212,7 +240,7 @@ def claim_outcome(request: HttpRequest, claim_id: int, payload: OutcomeIn):
 @router.post(
     "/claims/{claim_id}/release",
     auth=BearerToken(),
-    response={204: None, 403: Problem, 409: Problem},
+    response={204: None, 403: Problem, 409: Problem, **AUTHED},
 )
 def claim_release(request: HttpRequest, claim_id: int):
     try:

@@ -77,3 +77,10 @@ class OutcomeForm(forms.Form):
     outcome = forms.ChoiceField(choices=Outcome.choices)
     reply = forms.CharField(required=False, max_length=services.MAX_REPLY)
     note = forms.CharField(required=False, max_length=services.MAX_NOTE)
+
+
+class RetainForm(forms.Form):
+    case_id = forms.IntegerField(label=_("Case number"), min_value=1)
+    until = forms.DateField(label=_("Keep until"), widget=forms.DateInput(attrs={"type": "date"}))
+    # Required, but the service says so (one message, wherever a reason comes from).
+    reason = forms.CharField(label=_("Why"), max_length=services.MAX_NOTE, required=False)

@@ -91,6 +91,8 @@ class Case(SealedModel):
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Why a coordinator must look before anything is relayed ("scam" signs).
+    flag = models.CharField(max_length=40, blank=True)
     # A coordinator may keep a case past the retention limits, with a reason.
     retain_until = models.DateTimeField(null=True, blank=True)
     retain_reason = SealedTextField(blank=True)
@@ -127,6 +129,8 @@ class Request(SealedModel):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WELFARE_CHECK)
     urgent = models.BooleanField(default=False)
     # The secret in the requester's status link.
+    # Set when the message shows scam signs: shown to coordinators only.
+    flag = models.CharField(max_length=40, blank=True)
     status_token = models.CharField(max_length=64, unique=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     payload_digest = models.CharField(max_length=64, blank=True)

@@ -1,5 +1,6 @@
 """Reads of the relay. Every read of personal data for a person goes through here."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,9 @@ from bailanys.channels.models import OutboxMessage
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request
 from bailanys.relay.services import NotYourClaim
+
+# What secrets.token_urlsafe makes; anything else cannot be a status token.
+STATUS_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,64}")
 
 
 class Status:
@@ -63,7 +67,7 @@ class RequestStatus:
 
 def request_status(*, token: str, http_request: HttpRequest | None = None) -> RequestStatus:
     """The status behind a status link. Only this request's own data, nothing of others."""
-    if not token or len(token) > 64:
+    if not STATUS_TOKEN.fullmatch(token or ""):
         raise Http404
     request = Request.objects.select_related("case", "requester").filter(status_token=token).first()
     if request is None:
@@ -116,6 +120,7 @@ class CaseMessage:
     message: str
     kind: str
     urgent: bool
+    flag: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ class CaseView:
     messages: list[CaseMessage]
     previous_notes: list[str]
     call_script: str
+    flag: str = ""
 
 
 def call_script(*, language: str, recipient_name: str, requester_names: list[str]) -> str:
@@ -188,10 +194,17 @@ def case_get_for_volunteer(
         failed_calls=case.failed_calls,
         messages=[
             CaseMessage(
-                requester_name=r.requester.name, message=r.message, kind=r.kind, urgent=r.urgent
+                requester_name=r.requester.name,
+                message=r.message
+                if not r.flag or volunteer.is_coordinator
+                else _("(held for a coordinator: it may be a scam)"),
+                kind=r.kind,
+                urgent=r.urgent,
+                flag=r.flag,
             )
             for r in requests
         ],
+        flag=case.flag,
         previous_notes=notes,
         call_script=call_script(
             language=case.recipient_language,
@@ -233,6 +246,7 @@ def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None 
         escalated.append(
             {
                 "id": case.pk,
+                "flag": case.flag,
                 "recipient_name": case.recipient_name,
                 "recipient_city": case.recipient_city,
                 "note": last.note if last else "",

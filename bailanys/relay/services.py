@@ -1,6 +1,5 @@
 """Writes of the relay: intake, claims, outcomes. Views, API, CLI and tasks call these."""
 
-import hashlib
 import json
 import secrets
 import unicodedata
@@ -18,6 +17,7 @@ from bailanys.accounts.models import User
 from bailanys.channels.services import outbox_add
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.privacy.crypto import blind_index
+from bailanys.privacy.scam import scam_signals
 from bailanys.relay.models import (
     FINAL_OUTCOMES,
     LANGUAGE_CHOICES,
@@ -87,7 +87,7 @@ def clean_text(value: object, *, multiline: bool = False) -> str:
     """
     if value is None:
         return ""
-    keep = "\n\t" if multiline else ""
+    keep = "\n\t"  # in one-line fields they become spaces below
     text = "".join(
         ch
         for ch in str(value).replace("\r\n", "\n")
@@ -215,8 +215,9 @@ def _open_case_for(data: RequestInput, now) -> Case:
 
 
 def _digest(data: RequestInput, channel: str) -> str:
+    """Keyed, like the blind index: an unkeyed hash would confirm a guessed number."""
     raw = json.dumps({**asdict(data), "channel": channel}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return blind_index(raw)
 
 
 def request_create(
@@ -256,6 +257,7 @@ def request_create(
                 status_token=secrets.token_urlsafe(24),
                 idempotency_key=idempotency_key or None,
                 payload_digest=digest,
+                flag=_scam_flag("scam", data.message),
             )
             audit_record(
                 actor=f"requester:{channel}",
@@ -263,12 +265,25 @@ def request_create(
                 object_type="request",
                 object_id=request.pk,
             )
+            if request.flag:
+                _flag_for_coordinator(case.pk, request.flag)
     except IntegrityError:
         if not idempotency_key:
             raise
         # The same key raced us; the winner's request is the answer.
         return request_create(data=data, channel=channel, idempotency_key=idempotency_key)
     return request, True
+
+
+def _scam_flag(prefix: str, text: str) -> str:
+    signals = scam_signals(text)
+    return f"{prefix}:{','.join(signals)}" if signals else ""
+
+
+def _flag_for_coordinator(case_id: int, flag: str) -> None:
+    """Hold a case for a coordinator: volunteers no longer get it. Caller holds a transaction."""
+    Case.objects.filter(pk=case_id).update(flag=flag[:40])
+    Case.objects.filter(pk=case_id, state=CaseState.QUEUED).update(state=CaseState.ESCALATED)
 
 
 # --- Claims -----------------------------------------------------------------
@@ -447,9 +462,17 @@ def claim_record_outcome(
     now = timezone.now()
     changes: dict = {"current_claim": None, "lease_expires_at": None}
     resolution = ""
-    if outcome in FINAL_OUTCOMES:
+    reply_flag = _scam_flag("scam-reply", reply)
+    outcome_for_case = outcome
+    if volunteer.is_coordinator:
+        changes["flag"] = ""  # a coordinator has looked: their outcome stands
+    elif reply_flag:
+        # A reply asking for money is not relayed until a coordinator has seen it.
+        outcome_for_case = Outcome.ESCALATE
+        changes["flag"] = reply_flag
+    if outcome_for_case in FINAL_OUTCOMES:
         resolution = outcome
-    elif outcome in RETRY_OUTCOMES:
+    elif outcome_for_case in RETRY_OUTCOMES:
         failed = case.failed_calls + 1
         changes["failed_calls"] = F("failed_calls") + 1
         if failed >= settings.BAILANYS_MAX_ATTEMPTS:
@@ -487,6 +510,10 @@ def claim_record_outcome(
     return attempt
 
 
+def never_money_line() -> str:
+    return _("Bailanys volunteers never ask for money.")
+
+
 def notification_text(*, resolution: str, recipient_name: str, reply: str) -> str:
     """What a requester is told when their case ends, in the active language."""
     texts = {
@@ -507,7 +534,7 @@ def notification_text(*, resolution: str, recipient_name: str, reply: str) -> st
     text = texts[resolution] % {"name": recipient_name}
     if reply:
         text += "\n" + _("Their reply: %(reply)s") % {"reply": reply}
-    return text
+    return text + "\n" + never_money_line()
 
 
 def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> None:
@@ -525,3 +552,41 @@ def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> No
             idempotency_key=f"outcome:{attempt.pk}:request:{request.pk}",
             request_id=request.pk,
         )
+
+
+MAX_RETAIN_DAYS = 365
+
+
+def case_retain(*, coordinator: User, case_id: int, until, reason: str) -> Case:
+    """Keep a case past the retention limits, for a stated reason (audited)."""
+    if not coordinator.is_coordinator:
+        raise NotYourClaim(case_id)
+    reason = clean_text(reason)
+    errors = {}
+    if not reason:
+        errors["reason"] = _("Say why this case must be kept.")
+    elif len(reason) > MAX_NOTE:
+        errors["reason"] = _("Too long: at most %(limit)d characters (this has %(n)d).") % {
+            "limit": MAX_NOTE,
+            "n": len(reason),
+        }
+    now = timezone.now()
+    if until is None or until <= now or until > now + timedelta(days=MAX_RETAIN_DAYS):
+        errors["until"] = _("Choose a date in the next %(n)d days.") % {"n": MAX_RETAIN_DAYS}
+    if errors:
+        raise InputError(errors)
+    with transaction.atomic():
+        case = Case.objects.select_for_update().filter(pk=case_id).first()
+        if case is None:
+            raise NotYourClaim(case_id)
+        case.retain_until = until
+        case.retain_reason = reason
+        case.save(update_fields=["retain_until", "retain_reason"])
+        audit_record(
+            actor=actor_label(coordinator),
+            action="case.retain",
+            object_type="case",
+            object_id=case.pk,
+            detail=f"until {until.date().isoformat()}",
+        )
+    return case

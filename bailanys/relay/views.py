@@ -1,14 +1,17 @@
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from bailanys.privacy.ratelimit import Throttled, intake_throttle
 from bailanys.relay import selectors, services
-from bailanys.relay.forms import OutcomeForm, RequestForm
+from bailanys.relay.forms import OutcomeForm, RequestForm, RetainForm
 from bailanys.relay.models import Outcome
 
 
@@ -18,7 +21,19 @@ def request_new(request: HttpRequest) -> HttpResponse:
     language = language if language in services.LANGUAGES else "en"
     form = RequestForm(request.POST or None, language=language)
     if request.method == "POST" and form.is_valid():
-        created, _new = services.request_create(data=form.cleaned_data["data"], channel="web")
+        data = form.cleaned_data["data"]
+        try:
+            intake_throttle(request=request, contact=data.requester_contact)
+        except Throttled as exc:
+            form.add_error(
+                None,
+                _("Too many requests from here. Try again in %(n)d seconds.")
+                % {"n": exc.retry_after},
+            )
+            response = render(request, "relay/request_new.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        created, _new = services.request_create(data=data, channel="web")
         return redirect("relay:status", token=created.status_token)
     status = 422 if request.method == "POST" else 200
     return render(request, "relay/request_new.html", {"form": form}, status=status)
@@ -116,7 +131,7 @@ def coordinator(request: HttpRequest) -> HttpResponse:
     except services.NotYourClaim:
         # Need to know: a page of personal data does not admit it exists.
         raise Http404 from None
-    return render(request, "relay/coordinator.html", {"o": overview})
+    return render(request, "relay/coordinator.html", {"o": overview, "retain_form": RetainForm()})
 
 
 @login_required
@@ -146,3 +161,37 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
     page = Paginator(AuditEntry.objects.order_by("-seq"), 100).get_page(request.GET.get("page"))
     return render(request, "relay/audit.html", {"page": page})
+
+
+@login_required
+@require_POST
+def coordinator_retain(request: HttpRequest) -> HttpResponse:
+    """Keep one case past the retention limits, with a reason (audited)."""
+    if not request.user.is_coordinator:
+        raise Http404
+    form = RetainForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for reason in errors:
+                messages.error(request, reason)
+        return redirect("relay:coordinator")
+    until = timezone.make_aware(
+        datetime.combine(form.cleaned_data["until"], datetime.max.time().replace(microsecond=0))
+    )
+    try:
+        services.case_retain(
+            coordinator=request.user,
+            case_id=form.cleaned_data["case_id"],
+            until=until,
+            reason=form.cleaned_data["reason"],
+        )
+    except services.NotYourClaim:
+        messages.error(request, _("There is no case with that number."))
+    except services.InputError as exc:
+        for reason in exc.errors.values():
+            messages.error(request, reason)
+    else:
+        messages.success(
+            request, _("The case will be kept until %(day)s.") % {"day": form.cleaned_data["until"]}
+        )
+    return redirect("relay:coordinator")
