@@ -52,8 +52,13 @@ def new_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, atomically (rename over the old one)."""
+def _write_private(path: Path, text: str, *, replace: bool = True) -> None:
+    """Write a file only its owner can read, all at once or not at all.
+
+    With `replace`, it takes the place of an existing file (rename); without,
+    a file that another process has just made wins and this one is dropped,
+    so two processes starting together end up with the same key.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -61,20 +66,11 @@ def _write_private(path: Path, text: str) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _create_private(path: Path, text: str) -> None:
-    """Write a new key file unless another process just did (then theirs wins)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
+    if replace:
+        os.replace(tmp, path)
+        return
     try:
-        os.link(tmp, path)  # fails if the file exists: first writer wins
+        os.link(tmp, path)  # fails if the file exists
     except FileExistsError:
         pass
     finally:
@@ -146,7 +142,7 @@ class Keyring:
                     self._index = decode_key(raw, source="BAILANYS_INDEX_KEY")
                 else:
                     if not path.exists():
-                        _create_private(path, encode_key(new_key()))
+                        _write_private(path, encode_key(new_key()), replace=False)
                     self._index_stamp = _mtime(path)
                     self._index = decode_key(path.read_text(), source=str(path))
             return self._index
@@ -201,7 +197,7 @@ def _write_master(path: Path, master: MasterKeys) -> None:
 
 
 def _create_master(path: Path, master: MasterKeys) -> None:
-    _create_private(path, _master_json(master))
+    _write_private(path, _master_json(master), replace=False)
 
 
 keyring = Keyring()

@@ -78,6 +78,13 @@ class RequestInput:
     urgent: bool
 
 
+def too_long(limit: int, text: str) -> str:
+    return _("Too long: at most %(limit)d characters (this has %(n)d).") % {
+        "limit": limit,
+        "n": len(text),
+    }
+
+
 def clean_text(value: object, *, multiline: bool = False) -> str:
     """Text as a person typed it, minus what no person types.
 
@@ -123,10 +130,7 @@ def request_check(data: dict) -> RequestInput:
         if required and not value:
             errors[field] = _("This field is required.")
         elif len(value) > limit:
-            errors[field] = _("Too long: at most %(limit)d characters (this has %(n)d).") % {
-                "limit": limit,
-                "n": len(value),
-            }
+            errors[field] = too_long(limit, value)
         return value
 
     def language(field: str, raw: object, default: str) -> str:
@@ -446,15 +450,9 @@ def claim_record_outcome(
     reply = clean_text(reply, multiline=True)
     note = clean_text(note, multiline=True)
     if len(reply) > MAX_REPLY:
-        errors["reply"] = _("Too long: at most %(limit)d characters (this has %(n)d).") % {
-            "limit": MAX_REPLY,
-            "n": len(reply),
-        }
+        errors["reply"] = too_long(MAX_REPLY, reply)
     if len(note) > MAX_NOTE:
-        errors["note"] = _("Too long: at most %(limit)d characters (this has %(n)d).") % {
-            "limit": MAX_NOTE,
-            "n": len(note),
-        }
+        errors["note"] = too_long(MAX_NOTE, note)
     if errors:
         raise InputError(errors)
     claim = _held(claim_id, volunteer)
@@ -566,10 +564,7 @@ def case_retain(*, coordinator: User, case_id: int, until, reason: str) -> Case:
     if not reason:
         errors["reason"] = _("Say why this case must be kept.")
     elif len(reason) > MAX_NOTE:
-        errors["reason"] = _("Too long: at most %(limit)d characters (this has %(n)d).") % {
-            "limit": MAX_NOTE,
-            "n": len(reason),
-        }
+        errors["reason"] = too_long(MAX_NOTE, reason)
     now = timezone.now()
     if until is None or until <= now or until > now + timedelta(days=MAX_RETAIN_DAYS):
         errors["until"] = _("Choose a date in the next %(n)d days.") % {"n": MAX_RETAIN_DAYS}
