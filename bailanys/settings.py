@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "axes",
     "bailanys.accounts",
     "bailanys.relay",
+    "bailanys.parsing",
     "bailanys.channels",
     "bailanys.privacy",
 ]
@@ -258,6 +259,12 @@ else:
             "LOCATION": "bailanys_cache",
         }
     }
+
+# Free text (see docs/parsing.md): parsed posts less sure than this wait for review.
+try:
+    BAILANYS_PARSE_REVIEW_BELOW = float(env_str("BAILANYS_PARSE_REVIEW_BELOW", "0.6"))
+except ValueError:
+    raise ImproperlyConfigured("BAILANYS_PARSE_REVIEW_BELOW must be a number from 0 to 1") from None
 
 # Accounts (see docs/accounts.md).
 BAILANYS_INVITATION_DAYS = env_int("BAILANYS_INVITATION_DAYS", 7, minimum=1)

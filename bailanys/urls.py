@@ -19,5 +19,6 @@ urlpatterns = [
     path("accounts/", include("bailanys.accounts.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("console/review/", include("bailanys.parsing.urls")),
     path("", include("bailanys.relay.urls")),
 ]

@@ -142,6 +142,7 @@ def fill(route: str, scene: dict) -> str:
         "invitation_id": scene["invitation_id"],
         "user_id": str(scene["user_a"]),
         "action": "suspend",  # the worst a stranger could do to volunteer A
+        "post_id": "999999",  # no post waits for review in this scene
     }
     if route.startswith("accounts/join/"):
         values["token"] = scene["invitation_token"]
@@ -216,6 +217,9 @@ EXPECTED = {
     "console/audit/": PERSONAL_PAGE,
     # Keeping a case longer is for coordinators: a volunteer is not told it exists.
     "console/retain/": expect({405}, {404}, anon_get={LOGIN}, anon_post={LOGIN}),
+    # Review items are free text waiting for any vetted volunteer; none in this scene.
+    "console/review/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
+    "console/review/<int:post_id>/": PERSONAL_PAGE,
 }
 # A valid body, so that what answers is the permission check and not validation.
 POST_BODIES = {

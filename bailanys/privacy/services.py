@@ -77,11 +77,12 @@ def wipe() -> dict:
     environment cannot be destroyed from here: the report says so.
     """
     from bailanys.channels.models import OutboxMessage
+    from bailanys.parsing.models import ParsedPost
     from bailanys.relay.models import Case, Requester
 
     deleted = {}
     with transaction.atomic():
-        for model in (OutboxMessage, Case, Requester):
+        for model in (OutboxMessage, Case, Requester, ParsedPost):
             _n, per_model = model.objects.all().delete()
             for label, n in per_model.items():
                 deleted[label] = deleted.get(label, 0) + n
@@ -157,10 +158,22 @@ def retention_purge(*, now=None) -> dict:
             Case.objects.filter(pk__in=ids).delete()
             Requester.objects.filter(pk__in=requester_ids, requests__isnull=True).delete()
             total_cases += len(ids)
-    if total_cases:
+    posts = _purge_posts(now, closed_before, hard_before)
+    if total_cases or posts:
         audit_record(
             actor="system",
             action="retention.purge",
-            detail=f"{total_cases} cases, {total_requests} requests",
+            detail=f"{total_cases} cases, {total_requests} requests, {posts} posts",
         )
-    return {"cases": total_cases, "requests": total_requests}
+    return {"cases": total_cases, "requests": total_requests, "posts": posts}
+
+
+def _purge_posts(now, done_before, hard_before) -> int:
+    """Free-text posts: kept like closed cases once handled, never past the hard limit."""
+    from bailanys.parsing.models import ParsedPost
+
+    handled = Q(created_at__lt=done_before) & ~Q(state=ParsedPost.State.REVIEW)
+    deleted, _per_model = ParsedPost.objects.filter(
+        handled | Q(created_at__lt=hard_before)
+    ).delete()
+    return deleted

@@ -1,0 +1,1 @@
+"""Free-text request parser (plain Python; see parser.parse)."""

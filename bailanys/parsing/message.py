@@ -1,0 +1,123 @@
+"""The words to pass on: a verbatim span of the text, or None.
+
+After a "tell/передайте/айтыңыз" trigger the message runs to the end of the
+sentence (skipping the addressee's name, number and city, and "что/that/:"),
+and goes on into the next sentence when that one starts with "пусть" or a
+lower-case letter. Kazakh "... деп айтыңыз" puts the message before the verb.
+Without a trigger, a "пусть .../…-сын" clause addressed to the target is used.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .text import EMOJI_RE, sentence_spans
+
+_I = re.IGNORECASE
+TRIGGER_RE = re.compile(
+    r"(?:\bпереда(?:йте|ть|й)\b|\bскажите\b|\bскажи\b|\bсообщите\b|\btell\b|\bsay\b|"
+    r"\bайт(?:ыңыз|ыңдар|ындар|ыңыз)\w*|\baityn\w*|\baitin\w*)",
+    _I,
+)
+_DEP_RE = re.compile(r"\s+(?:деп|dep)\s+(?:айт|aity|aiti)\w*|\s+де(?:ңіз|ңіздер|ңдер)\w*", _I)
+_SKIP_WORDS_RE = re.compile(
+    r"^(?:\s|[,:;—–\-()'\"«»“”‘’]|пожалуйста|please|pls|им|ему|ей|him|her|them|что|that|"
+    r"whoever\s+answers|everyone|all|of\s+them|от\s+\w+(?:\s+\w+)?(?=\s*(?:что|:))|"
+    r"from\s+\w+|\+?\d[\d\s()\-]{5,}\d)+",
+    _I,
+)
+_JUSSIVE_RE = re.compile(
+    r"(?:^|(?<=[\s,]))(?:(?:если|егер)\s[^.!?\n]*?,\s*)?(?:пусть|пускай)\s[^.!?\n]+", _I
+)
+_KK_JUSSIVE_RE = re.compile(r"[^,.!?\n:]*\b\w+(?:сын|сін|син|syn|sin)\b(?=\s*[.!?\n]|\s*$)", _I)
+_STOP_SENT_RE = re.compile(r"^\s*(?:спасибо|рахмет|рақмет|thank|thanks|заранее|from\s)", _I)
+
+
+def _trim(text: str, s: int, e: int) -> tuple[int, int] | None:
+    seg = text[s:e]
+    em = EMOJI_RE.search(seg)
+    if em:
+        e = s + em.start()
+        seg = text[s:e]
+    while s < e and (text[s].isspace() or text[s] in ",:;—–-'\"«»“”‘’("):
+        s += 1
+    while e > s and (text[e - 1].isspace() or text[e - 1] in ".,!?:;—–-'\"«»“”‘’)…"):
+        e -= 1
+    if e - s < 2 or not re.search(r"[^\W\d_]", text[s:e]):
+        return None
+    return s, e
+
+
+def find_message(text: str, skip: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """Span of the message. `skip`: spans of the target's phone/name/city to step over."""
+    sents = sentence_spans(text)
+    for m in TRIGGER_RE.finditer(text):
+        s_start, s_end = next(((s, e) for s, e in sents if s <= m.start() < e), (0, len(text)))
+        dep = _DEP_RE.search(text, s_start, m.end())
+        if dep is not None and dep.end() >= m.end() - 1:
+            span = _trim(text, s_start, dep.start())
+            if span:
+                # the quoted part is the clause before "деп": drop a greeting clause
+                return span
+        pos = m.end()
+        while True:
+            moved = False
+            sk = _SKIP_WORDS_RE.match(text, pos)
+            if sk and sk.end() > pos:
+                pos, moved = sk.end(), True
+            for a, b in skip:
+                if a <= pos + 2 and b > pos and a >= pos - 1:
+                    pos, moved = b, True
+            if not moved:
+                break
+        # "Передайте маме Жанар в Атырау что ..." : start after a nearby "что/that"
+        head = text[pos : min(s_end, pos + 60)]
+        que = re.search(r"(?:^|\s)(?:что|that)\s|:\s|\s[—–]\s", head, _I)
+        if (
+            que
+            and len(re.findall(r"[^\W\d_]+", head[: que.start()])) <= 6
+            and not re.search(r"[!?\n]", head[: que.start()])
+        ):
+            pos = pos + que.end()
+        start = pos
+        end = s_end
+        if start >= end or not text[start:end].strip(" .,!?\n"):
+            # the trigger sentence held only name/number/city: take the next one
+            nxt = next(((s, e) for s, e in sents if s >= s_end), None)
+            if nxt is None:
+                continue
+            start, end = nxt
+        # continue into following sentences starting with "пусть"/lower case/-сын
+        idx = next((i for i, (s, e) in enumerate(sents) if s <= end - 1 < e), None)
+        while idx is not None and idx + 1 < len(sents):
+            ns, ne = sents[idx + 1]
+            nxt_text = text[ns:ne].lstrip(" \t")
+            if "\n" in text[end - 1 : ns + (len(text[ns:ne]) - len(nxt_text))] or not nxt_text:
+                break
+            if _STOP_SENT_RE.match(nxt_text):
+                break
+            first = nxt_text.split()[0] if nxt_text.split() else ""
+            if (
+                first[:1].islower()
+                or re.match(r"(?:пусть|пускай)\b", first, _I)
+                or re.match(r"^\w+(?:сын|сін)[.!?]*$", nxt_text.strip(), _I)
+            ):
+                end = ne
+                idx += 1
+                continue
+            break
+        span = _trim(text, start, end)
+        if span:
+            return span
+    # no trigger: a "пусть ..." or Kazakh "-сын/-сін" clause
+    for m in _JUSSIVE_RE.finditer(text):
+        span = _trim(text, m.start(), m.end())
+        if span:
+            return span
+    for m in _KK_JUSSIVE_RE.finditer(text):
+        if re.search(r"\d", m.group()):
+            continue
+        span = _trim(text, m.start(), m.end())
+        if span:
+            return span
+    return None

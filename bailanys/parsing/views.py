@@ -1,0 +1,89 @@
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from bailanys.parsing import services
+from bailanys.parsing.models import ParsedPost
+from bailanys.relay.models import Kind
+from bailanys.relay.services import InputError
+
+MAX_TARGET_ROWS = 6
+
+
+@login_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    waiting = ParsedPost.objects.filter(state=ParsedPost.State.REVIEW).order_by("created_at")
+    return render(
+        request,
+        "parsing/review_queue.html",
+        {"posts": waiting.only("pk", "source", "review_reason", "confidence", "created_at")[:200]},
+    )
+
+
+def _fields_from_post(data) -> dict:
+    """The reviewer's form as the parser's shape; empty target rows are dropped."""
+    targets = []
+    for n in range(MAX_TARGET_ROWS):
+        phone = data.get(f"target-{n}-phone", "").strip()
+        if phone:
+            targets.append(
+                {
+                    "name": data.get(f"target-{n}-name", "").strip() or None,
+                    "phone": phone,
+                    "city": data.get(f"target-{n}-city", "").strip() or None,
+                }
+            )
+    return {
+        "lang": data.get("lang", "ru"),
+        "kind": data.get("kind", Kind.WELFARE_CHECK),
+        "urgent": data.get("urgent") == "on",
+        "targets": targets,
+        "message": data.get("message", "").strip() or None,
+    }
+
+
+@login_required
+def review_post(request: HttpRequest, post_id: int) -> HttpResponse:
+    """The original text beside the parsed fields; correct, then confirm in one tap."""
+    try:
+        post = services.post_get_for_review(
+            post_id=post_id, reviewer=request.user, http_request=request
+        )
+    except ParsedPost.DoesNotExist:
+        raise Http404 from None
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if request.POST.get("action") == "dismiss":
+            services.post_dismiss(reviewer=request.user, post_id=post.pk)
+            messages.success(request, _("Marked as not a request."))
+            return redirect("parsing:review_queue")
+        fields = _fields_from_post(request.POST)
+        try:
+            services.post_confirm(reviewer=request.user, post_id=post.pk, fields=fields)
+        except InputError as exc:
+            errors = exc.errors
+        except ParsedPost.DoesNotExist:
+            messages.warning(request, _("Someone else has already reviewed this post."))
+            return redirect("parsing:review_queue")
+        else:
+            messages.success(request, _("Confirmed: the requests are in the queue."))
+            return redirect("parsing:review_queue")
+    else:
+        fields = json.loads(post.parsed or "{}")
+    rows = list(fields.get("targets") or [])
+    rows += [{"name": "", "phone": "", "city": ""}] * max(1, 2 - len(rows))
+    context = {
+        "post": post,
+        "fields": fields,
+        "rows": [
+            {**row, "n": n, "error": errors.get(f"targets.{n}.phone", "")}
+            for n, row in enumerate(rows[:MAX_TARGET_ROWS])
+        ],
+        "errors": errors,
+        "kinds": Kind.choices,
+    }
+    return render(request, "parsing/review_post.html", context, status=422 if errors else 200)
