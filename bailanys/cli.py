@@ -11,6 +11,8 @@ def main() -> None:
     argv = ["bailanys", *sys.argv[1:]]
     if len(argv) == 1:
         argv.append("help")
+    elif argv[1] == "import-telegram":  # Django command names cannot hold a hyphen
+        argv[1] = "import_telegram"
     execute_from_command_line(argv)
 
 
