@@ -59,7 +59,7 @@ def _write_private(path: Path, text: str, *, replace: bool = True) -> None:
     a file that another process has just made wins and this one is dropped,
     so two processes starting together end up with the same key.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
