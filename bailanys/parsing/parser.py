@@ -34,9 +34,11 @@ def _empty(lang_: str, kind: str = "not_a_request") -> dict:
     }
 
 
-def _city_mentions(text: str, msg: tuple[int, int] | None) -> list[cities.Mention]:
+def _city_mentions(
+    text: str, places: list[cities.Mention], msg: tuple[int, int] | None
+) -> list[cities.Mention]:
     out = []
-    for m in cities.find_places(text):
+    for m in places:
         if msg and msg[0] <= m.start < msg[1]:
             continue
         if _SELF_RE.search(text[max(0, m.start - 16) : m.start]):
@@ -162,7 +164,7 @@ def _parse(text: str) -> dict:
     message = text[msg_span[0] : msg_span[1]] if msg_span else None
     kind = kinds.classify(text, len(kz_numbers), message)
     targets, callbacks = phones.classify(text, numbers, sents, kind, msg_span)
-    mentions = _city_mentions(text, msg_span)
+    mentions = _city_mentions(text, places, msg_span)
     family = names.FAMILY_RE.search(text)
 
     out_targets = []
