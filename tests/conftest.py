@@ -6,6 +6,10 @@ import itertools
 import json
 import os
 import re
+import shutil
+import socket
+import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -250,3 +254,20 @@ def verify_forced_login(client: Client, user) -> None:
     code = totp_code(device.bin_key, drift=device.drift, last_t=device.last_t)
     response = client.post("/accounts/2fa/verify/", {"code": code})
     assert response.status_code == 302, response.content.decode()[:500]
+
+
+# --- Child processes of the real command ---------------------------------------
+
+
+def bailanys_executable() -> str:
+    beside = Path(sys.executable).parent / "bailanys"
+    found = str(beside) if beside.exists() else shutil.which("bailanys")
+    if not found:
+        pytest.skip("the bailanys command is not installed (pip install -e .)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -5,11 +5,8 @@ import http.cookiejar
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.conftest import Api, Browser, run_cli
+from tests.conftest import Api, Browser, bailanys_executable, free_port, run_cli
 
 # --- bailanys volunteer add ----------------------------------------------------
 
@@ -72,20 +69,6 @@ def test_coordinator_flag_gives_the_coordinator_page():
 
 
 # --- bailanys up, in a child process ---------------------------------------------
-
-
-def bailanys_executable() -> str:
-    beside = Path(sys.executable).parent / "bailanys"
-    found = str(beside) if beside.exists() else shutil.which("bailanys")
-    if not found:
-        pytest.skip("the bailanys command is not installed (pip install -e .)")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def processes_with_env(marker: str) -> dict[int, str]:

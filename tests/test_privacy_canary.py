@@ -26,9 +26,7 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -44,6 +42,8 @@ from tests.conftest import (
     ON_POSTGRES,
     Api,
     Browser,
+    bailanys_executable,
+    free_port,
     make_account,
     status_token,
     totp_code_from_page,
@@ -321,20 +321,6 @@ def test_it_leaves_no_canary_in_a_pg_dump(caplog):
 
 
 # --- (a) SQLite: `bailanys up` in a child process -------------------------------
-
-
-def bailanys_executable() -> str:
-    beside = Path(sys.executable).parent / "bailanys"
-    found = str(beside) if beside.exists() else shutil.which("bailanys")
-    if not found:
-        pytest.skip("the bailanys command is not installed (pip install -e .)")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def child_env(data_dir: Path, **extra: str) -> dict[str, str]:

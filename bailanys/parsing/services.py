@@ -144,6 +144,18 @@ def post_get_for_review(*, post_id: int, reviewer: User, http_request=None) -> P
     return post
 
 
+def _waiting_post(post_id: int) -> ParsedPost:
+    """The post, locked, if it still waits for review: two reviewers never both decide."""
+    post = (
+        ParsedPost.objects.select_for_update()
+        .filter(pk=post_id, state=ParsedPost.State.REVIEW)
+        .first()
+    )
+    if post is None:
+        raise ParsedPost.DoesNotExist
+    return post
+
+
 def post_confirm(*, reviewer: User, post_id: int, fields: dict) -> ParsedPost:
     """Create the requests a reviewer confirmed, and keep the correction.
 
@@ -154,13 +166,7 @@ def post_confirm(*, reviewer: User, post_id: int, fields: dict) -> ParsedPost:
     if not fields.get("targets"):
         raise relay.InputError({"targets": _("Give at least one number to call.")})
     with transaction.atomic():
-        post = (
-            ParsedPost.objects.select_for_update()
-            .filter(pk=post_id, state=ParsedPost.State.REVIEW)
-            .first()
-        )
-        if post is None:
-            raise ParsedPost.DoesNotExist
+        post = _waiting_post(post_id)
         errors = {}
         for number, target in enumerate(fields["targets"]):
             try:
@@ -184,36 +190,26 @@ def post_confirm(*, reviewer: User, post_id: int, fields: dict) -> ParsedPost:
             "targets": [{**t, "phone": phones.normalize(t["phone"])} for t in fields["targets"]],
         }
         post.requests_created, _joined = _create_requests(post, fields)
-        post.corrected = json.dumps(fields, ensure_ascii=False)
-        post.state = ParsedPost.State.CONFIRMED
-        post.reviewed_by = reviewer
-        post.reviewed_at = timezone.now()
-        post.save()
-        audit_record(
-            actor=actor_label(reviewer),
-            action="post.confirm",
-            object_type="post",
-            object_id=post.pk,
-        )
+        _review_close(post, reviewer, ParsedPost.State.CONFIRMED, fields, "post.confirm")
     return post
+
+
+def _review_close(post: ParsedPost, reviewer: User, state: str, corrected: dict, action: str):
+    """Record a reviewer's decision and audit it. Caller holds the post's row lock."""
+    post.corrected = json.dumps(corrected, ensure_ascii=False)
+    post.state = state
+    post.reviewed_by = reviewer
+    post.reviewed_at = timezone.now()
+    post.save()
+    audit_record(actor=actor_label(reviewer), action=action, object_type="post", object_id=post.pk)
 
 
 def post_dismiss(*, reviewer: User, post_id: int) -> None:
     """Not a request after all. Its text stays, as a labelled example, until retention ends."""
     with transaction.atomic():
-        post = ParsedPost.objects.filter(pk=post_id, state=ParsedPost.State.REVIEW).first()
-        if post is None:
-            raise ParsedPost.DoesNotExist
-        post.corrected = json.dumps({"kind": "not_a_request"})
-        post.state = ParsedPost.State.IGNORED
-        post.reviewed_by = reviewer
-        post.reviewed_at = timezone.now()
-        post.save()
-        audit_record(
-            actor=actor_label(reviewer),
-            action="post.dismiss",
-            object_type="post",
-            object_id=post.pk,
+        post = _waiting_post(post_id)
+        _review_close(
+            post, reviewer, ParsedPost.State.IGNORED, {"kind": "not_a_request"}, "post.dismiss"
         )
 
 
