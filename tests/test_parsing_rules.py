@@ -1,5 +1,7 @@
 """Unit tests per rule family of the free-text parser (own examples)."""
 
+import re
+
 import phonenumbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,11 +9,36 @@ from hypothesis import strategies as st
 from bailanys.parsing import cities, kinds, lang, names, phones
 from bailanys.parsing.message import find_message
 from bailanys.parsing.parser import parse
+from bailanys.parsing.text import fold, lower_re
 
 
 def test_phone_formats_and_split_numbers():
     found = phones.find_numbers("брат 8 (702) 11-22-333 и сестра 8705 12 3 45 67, ещё 7015556677")
     assert [f.e164 for f in found] == ["+77021122333", "+77051234567", "+77015556677"]
+
+
+def test_numbers_only_the_matcher_reads_are_still_found():
+    # slashes and full-width digits are outside the digit-run pass;
+    # phonenumbers' matcher picks them up
+    found = phones.find_numbers("Айгуль 8/701/123/45/67, Ерлан ８７０５５５５１２３４")
+    assert [f.e164 for f in found] == ["+77011234567", "+77055551234"]
+
+
+def test_case_and_dotted_i_do_not_shift_positions():
+    text = "İZMİR: ПОЗВОНИТЕ Асель 8 701 234 56 78, СКАЖИТЕ ЧТО Я ЖИВ"
+    assert len(fold(text)) == len(text)
+    out = parse(text)
+    assert [t["phone"] for t in out["targets"]] == ["+77012345678"]
+    assert out["message"] == "Я ЖИВ"
+
+
+@given(st.text(alphabet="bcaеҚқİıßﬁ ,.", max_size=40))
+def test_lower_re_matches_what_ignorecase_matches(text):
+    pattern = r"(?:\bcall\b|\bқала|ақ\b|\bиз\s+\w+)"
+    folded = fold(text)
+    assert len(folded) == len(text)
+    ours = [m.span() for m in lower_re(pattern).finditer(folded)]
+    assert ours == [m.span() for m in re.compile(pattern).finditer(folded)]
 
 
 def test_local_number_gets_city_area_code():

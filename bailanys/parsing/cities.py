@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .text import fold
+
 DATA = Path(__file__).with_name("data") / "gazetteer.tsv"
 
 # Endings a city name may carry: Russian cases, Kazakh locative/dative/ablative
@@ -113,8 +115,7 @@ def _load() -> tuple[dict[str, Place], re.Pattern[str]]:
     stems = sorted(by_stem, key=len, reverse=True)
     ends = "|".join(re.escape(e) for e in ENDINGS if e)
     pattern = re.compile(
-        r"(?<![\w-])(" + "|".join(re.escape(s) for s in stems) + r")(" + ends + r")?(?![\w])",
-        re.IGNORECASE,
+        r"(?<![\w-])(" + "|".join(re.escape(s) for s in stems) + r")(" + ends + r")?(?![\w])"
     )
     return by_stem, pattern
 
@@ -123,15 +124,14 @@ def find_places(text: str) -> list[Mention]:
     """Every gazetteer mention in `text`, left to right, longest spelling first."""
     by_stem, pattern = _load()
     out: list[Mention] = []
-    for m in pattern.finditer(text):
+    for m in pattern.finditer(fold(text)):
         stem = m.group(1)
-        if not stem[:1].isupper():  # "oral", "арал" in running text are not places
+        if not text[m.start()].isupper():  # "oral", "арал" in running text are not places
             continue
-        place = by_stem[stem.lower()]
-        ending = (m.group(2) or "").lower()
-        if ending == "" and stem.lower() not in _full_names():
+        place = by_stem[stem]
+        if not m.group(2) and stem not in _full_names():
             continue  # a truncated stem ("Алмат") needs an ending to be a word
-        out.append(Mention(m.group(), m.start(), m.end(), place))
+        out.append(Mention(text[m.start() : m.end()], m.start(), m.end(), place))
     return out
 
 

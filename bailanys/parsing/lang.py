@@ -402,6 +402,8 @@ RU_LATIN = set(
     ["pozvonite", "peredaite", "skazhite", "pozhaluista", "mame", "pape", "privet", "spasibo"]
 )
 
+_CYR_RE = re.compile(r"[а-яё]")
+_LAT_RE = re.compile(r"[a-z]")
 _KK_SUFFIX_RE = re.compile(
     r"(?:ыңыз\w*|іңіз\w*|ңыздар\w*|ңіздер\w*|ндаршы|ндерші|дарши|даршы|дерші|мын|мін|"
     r"масын|месін|сын|сін|дағы|дегі|тағы|тегі|ып|іп|быз|біз|мыз|міз|сыз|сіз|ды|ді|ты|ті|"
@@ -414,9 +416,9 @@ def _classify(word: str) -> str | None:
     low = word.lower()
     if low in _CITY_WORDS:
         return None
-    if any(ch in KK_LETTERS for ch in word):
+    if not KK_LETTERS.isdisjoint(word):
         return "kk"
-    cyr = bool(re.search(r"[а-яё]", low))
+    cyr = bool(_CYR_RE.search(low))
     if cyr:
         if low in KK_WORDS:
             return "kk"
@@ -427,7 +429,7 @@ def _classify(word: str) -> str | None:
         if len(low) > 4 and _KK_SUFFIX_RE.search(low) and low not in RU_WORDS:
             return "kk" if not low.endswith(("сын", "сін")) or len(low) > 6 else None
         return "ru"
-    if re.search(r"[a-z]", low):
+    if _LAT_RE.search(low):
         if low in EN_WORDS:
             return "en"
         if low in KK_LATIN or _KK_LAT_SUFFIX_RE.search(low):
@@ -453,7 +455,7 @@ def detect(text: str) -> str:
             counts[lang] += 1
     total = sum(counts.values())
     if total == 0:
-        return "ru" if re.search(r"[а-яё]", (text or "").lower()) else "en"
+        return "ru" if _CYR_RE.search((text or "").lower()) else "en"
     present = [k for k, v in counts.items() if v >= 2 and v / total >= 0.12]
     if len(present) >= 2:
         return "mixed"

@@ -11,26 +11,29 @@ from __future__ import annotations
 
 import re
 
-from .text import EMOJI_RE, sentence_spans
+from .text import EMOJI_RE, fold, lower_re, sentence_spans
 
-_I = re.IGNORECASE
-TRIGGER_RE = re.compile(
+# Every pattern is lower case and meets fold(text): see text.fold.
+TRIGGER_RE = lower_re(
     r"(?:\bпереда(?:йте|ть|й)\b|\bскажите\b|\bскажи\b|\bсообщите\b|\btell\b|\bsay\b|"
     r"\bайт(?:ыңыз|ыңдар|ындар|ыңыз)\w*|\baityn\w*|\baitin\w*)",
-    _I,
 )
-_DEP_RE = re.compile(r"\s+(?:деп|dep)\s+(?:айт|aity|aiti)\w*|\s+де(?:ңіз|ңіздер|ңдер)\w*", _I)
+_DEP_RE = lower_re(r"\s+(?:деп|dep)\s+(?:айт|aity|aiti)\w*|\s+де(?:ңіз|ңіздер|ңдер)\w*")
 _SKIP_WORDS_RE = re.compile(
     r"^(?:\s|[,:;—–\-()'\"«»“”‘’]|пожалуйста|please|pls|им|ему|ей|him|her|them|что|that|"
     r"whoever\s+answers|everyone|all|of\s+them|от\s+\w+(?:\s+\w+)?(?=\s*(?:что|:))|"
     r"from\s+\w+|\+?\d[\d\s()\-]{5,}\d)+",
-    _I,
 )
-_JUSSIVE_RE = re.compile(
-    r"(?:^|(?<=[\s,]))(?:(?:если|егер)\s[^.!?\n]*?,\s*)?(?:пусть|пускай)\s[^.!?\n]+", _I
+_JUSSIVE_RE = lower_re(
+    r"(?:^|(?<=[\s,]))(?:(?:если|егер)\s[^.!?\n]*?,\s*)?(?:пусть|пускай)\s[^.!?\n]+"
 )
-_KK_JUSSIVE_RE = re.compile(r"[^,.!?\n:]*\b\w+(?:сын|сін|син|syn|sin)\b(?=\s*[.!?\n]|\s*$)", _I)
-_STOP_SENT_RE = re.compile(r"^\s*(?:спасибо|рахмет|рақмет|thank|thanks|заранее|from\s)", _I)
+# the "-сын/-сін" word that ends a clause; the clause is found by looking back
+_KK_JUSSIVE_RE = re.compile(r"\b\w+(?:сын|сін|син|syn|sin)\b(?=\s*[.!?\n]|\s*$)")
+_DIGIT_RE = re.compile(r"\d")
+_QUE_RE = re.compile(r"(?:^|\s)(?:что|that)\s|:\s|\s[—–]\s")
+_LET_RE = re.compile(r"(?:пусть|пускай)\b")
+_KK_LET_RE = re.compile(r"^\w+(?:сын|сін)[.!?]*$")
+_STOP_SENT_RE = re.compile(r"^\s*(?:спасибо|рахмет|рақмет|thank|thanks|заранее|from\s)")
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int] | None:
@@ -51,9 +54,10 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int] | None:
 def find_message(text: str, skip: list[tuple[int, int]]) -> tuple[int, int] | None:
     """Span of the message. `skip`: spans of the target's phone/name/city to step over."""
     sents = sentence_spans(text)
-    for m in TRIGGER_RE.finditer(text):
+    low = fold(text)
+    for m in TRIGGER_RE.finditer(low):
         s_start, s_end = next(((s, e) for s, e in sents if s <= m.start() < e), (0, len(text)))
-        dep = _DEP_RE.search(text, s_start, m.end())
+        dep = _DEP_RE.search(low, s_start, m.end())
         if dep is not None and dep.end() >= m.end() - 1:
             span = _trim(text, s_start, dep.start())
             if span:
@@ -62,7 +66,7 @@ def find_message(text: str, skip: list[tuple[int, int]]) -> tuple[int, int] | No
         pos = m.end()
         while True:
             moved = False
-            sk = _SKIP_WORDS_RE.match(text, pos)
+            sk = _SKIP_WORDS_RE.match(low, pos)
             if sk and sk.end() > pos:
                 pos, moved = sk.end(), True
             for a, b in skip:
@@ -71,8 +75,8 @@ def find_message(text: str, skip: list[tuple[int, int]]) -> tuple[int, int] | No
             if not moved:
                 break
         # "Передайте маме Жанар в Атырау что ..." : start after a nearby "что/that"
-        head = text[pos : min(s_end, pos + 60)]
-        que = re.search(r"(?:^|\s)(?:что|that)\s|:\s|\s[—–]\s", head, _I)
+        head = low[pos : min(s_end, pos + 60)]
+        que = _QUE_RE.search(head)
         if (
             que
             and len(re.findall(r"[^\W\d_]+", head[: que.start()])) <= 6
@@ -91,17 +95,13 @@ def find_message(text: str, skip: list[tuple[int, int]]) -> tuple[int, int] | No
         idx = next((i for i, (s, e) in enumerate(sents) if s <= end - 1 < e), None)
         while idx is not None and idx + 1 < len(sents):
             ns, ne = sents[idx + 1]
-            nxt_text = text[ns:ne].lstrip(" \t")
+            nxt_text = low[ns:ne].lstrip(" \t")
             if "\n" in text[end - 1 : ns + (len(text[ns:ne]) - len(nxt_text))] or not nxt_text:
                 break
             if _STOP_SENT_RE.match(nxt_text):
                 break
-            first = nxt_text.split()[0] if nxt_text.split() else ""
-            if (
-                first[:1].islower()
-                or re.match(r"(?:пусть|пускай)\b", first, _I)
-                or re.match(r"^\w+(?:сын|сін)[.!?]*$", nxt_text.strip(), _I)
-            ):
+            first = text[ns:ne].split()[0] if nxt_text.split() else ""
+            if first[:1].islower() or _LET_RE.match(nxt_text) or _KK_LET_RE.match(nxt_text.strip()):
                 end = ne
                 idx += 1
                 continue
@@ -110,14 +110,18 @@ def find_message(text: str, skip: list[tuple[int, int]]) -> tuple[int, int] | No
         if span:
             return span
     # no trigger: a "пусть ..." or Kazakh "-сын/-сін" clause
-    for m in _JUSSIVE_RE.finditer(text):
+    for m in _JUSSIVE_RE.finditer(low):
         span = _trim(text, m.start(), m.end())
         if span:
             return span
-    for m in _KK_JUSSIVE_RE.finditer(text):
-        if re.search(r"\d", m.group()):
+    prev_end = 0
+    for w in _KK_JUSSIVE_RE.finditer(low):
+        # the clause that ends with the "-сын/-сін" word, from its last , . ! ? : or line break
+        start = max(prev_end, max(low.rfind(c, prev_end, w.start()) for c in ",.!?\n:") + 1)
+        prev_end = w.end()
+        if _DIGIT_RE.search(low, start, w.end()):
             continue
-        span = _trim(text, m.start(), m.end())
+        span = _trim(text, start, w.end())
         if span:
             return span
     return None

@@ -149,8 +149,8 @@ def _parse(text: str) -> dict:
         return out
 
     skip = [(f.start, f.end) for f in numbers] + [(m.start, m.end) for m in places]
-    letters = [c for c in text if c.isalpha()]
-    caps = bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.7
+    letters = sum(map(str.isalpha, text))
+    caps = letters > 0 and sum(map(str.isupper, text)) / letters > 0.7
     # name words right after a number are skipped before a message starts
     for f in numbers:
         m = WORD_RE.search(text, f.end, min(len(text), f.end + 40))
@@ -162,7 +162,7 @@ def _parse(text: str) -> dict:
             skip.append((m.start(), m.end()))
     msg_span = find_message(text, skip)
     message = text[msg_span[0] : msg_span[1]] if msg_span else None
-    kind = kinds.classify(text, len(kz_numbers), message)
+    kind = kinds.classify(text, len(kz_numbers), message, request=True)
     targets, callbacks = phones.classify(text, numbers, sents, kind, msg_span)
     mentions = _city_mentions(text, places, msg_span)
     family = names.FAMILY_RE.search(text)

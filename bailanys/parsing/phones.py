@@ -1,9 +1,13 @@
 """Phone numbers in free text: find them, then sort targets from callbacks.
 
-Finding uses `phonenumbers.PhoneNumberMatcher` (region KZ, leniency VALID)
-plus our own pass over digit runs for what it misses: numbers split by odd
-groupings, several numbers run together, and 6-7 digit local numbers that
-get the area code of the city named in the message.
+Finding first walks the runs of digits (with spaces, dashes, dots and
+brackets between them) and validates them with `phonenumbers` and its KZ
+metadata: this catches numbers split into odd groups, several numbers run
+together, and 6-7 digit local numbers that get the area code of the city
+named in the message. When digits are left unexplained, and only then,
+`phonenumbers.PhoneNumberMatcher` (region KZ, leniency VALID) looks at the
+whole text: its matcher costs about a third of the parse time, so it runs on
+the few texts that need it.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberFormat, PhoneNumberMatcher
 
+from .text import fold, lower_re
+
 REGION = "KZ"
 _RUN_RE = re.compile(r"\+?\d(?:[ \t\u00a0().\-–]{0,3}\d)+")
 _GROUP_RE = re.compile(r"\d+")
+_TRUNK_RE = re.compile(r"(?:\+7|7|8)([1-9]\d{9})")
 
 
 @dataclass
@@ -37,10 +44,15 @@ def _e164(num: phonenumbers.PhoneNumber) -> str:
 
 
 def _valid(raw: str) -> phonenumbers.PhoneNumber | None:
-    try:
-        num = phonenumbers.parse(raw, REGION)
-    except phonenumbers.NumberParseException:
-        return None
+    trunk = _TRUNK_RE.fullmatch(raw)
+    if trunk:
+        # 8 / 7 / +7 and ten digits: country code 7 without the cost of parse()
+        num = phonenumbers.PhoneNumber(country_code=7, national_number=int(trunk.group(1)))
+    else:
+        try:
+            num = phonenumbers.parse(raw, REGION)
+        except phonenumbers.NumberParseException:
+            return None
     return num if phonenumbers.is_valid_number(num) else None
 
 
@@ -74,6 +86,25 @@ def _segment(groups: list[tuple[str, int, int]], plus: bool) -> list[Found]:
     return out
 
 
+def _unexplained_digits(text: str, found: list[Found]) -> int:
+    count = sum(map(str.isdigit, text))
+    return count - sum(sum(map(str.isdigit, text[f.start : f.end])) for f in found)
+
+
+def _matcher(text: str, found: list[Found]) -> list[Found]:
+    """What phonenumbers' own matcher sees that the digit-run pass did not."""
+    out = []
+    try:
+        for m in PhoneNumberMatcher(text, REGION, leniency=Leniency.VALID):
+            if any(f.start < m.end and m.start < f.end for f in found):
+                continue
+            region = phonenumbers.region_code_for_number(m.number)
+            out.append(Found(_e164(m.number), m.start, m.end, region))
+    except Exception:  # the matcher is third-party code on hostile text
+        return []
+    return out
+
+
 def find_numbers(text: str, area_codes: list[tuple[int, str]] | None = None) -> list[Found]:
     """Every valid phone number in `text`, in order, without overlaps.
 
@@ -81,19 +112,7 @@ def find_numbers(text: str, area_codes: list[tuple[int, str]] | None = None) -> 
     number takes the code of the nearest city if together they make 10 digits.
     """
     found: list[Found] = []
-    try:
-        for m in PhoneNumberMatcher(text, REGION, leniency=Leniency.VALID):
-            found.append(
-                Found(
-                    _e164(m.number), m.start, m.end, phonenumbers.region_code_for_number(m.number)
-                )
-            )
-    except Exception:  # the matcher is third-party code on hostile text
-        found = []
-    taken = [(f.start, f.end) for f in found]
     for run in _RUN_RE.finditer(text):
-        if any(s < run.end() and run.start() < e for s, e in taken):
-            continue
         groups = [
             (g.group(), g.start() + run.start(), g.end() + run.start())
             for g in _GROUP_RE.finditer(run.group())
@@ -108,6 +127,8 @@ def find_numbers(text: str, area_codes: list[tuple[int, str]] | None = None) -> 
                 num = _valid("+7" + code + digits)
                 if num is not None:
                     found.append(Found(_e164(num), run.start(), run.end(), "KZ", local=True))
+    if _unexplained_digits(text, found) >= 7:
+        found.extend(_matcher(text, found))
     found.sort(key=lambda f: f.start)
     out: list[Found] = []
     for f in found:
@@ -120,34 +141,34 @@ def find_numbers(text: str, area_codes: list[tuple[int, str]] | None = None) -> 
 # --- classification -------------------------------------------------------
 
 # The writer's own number: "мой номер", "my number", "менің нөмірім", "мне".
-_OWN_RE = re.compile(
+_OWN_RE = lower_re(
     r"(?:\bмо[йяё]\s*(?:(?:номер|тел\w*|сотовый|мобильный|whats\s?app|ватсап)\.?\s*)?[:\-–—]?\s*$|"
     r"\b(?:my|our|менің)\s+(?:\w+\s+)?(?:number|phone|whats\s?app|cell|mobile|нөмір\w*|телефон\w*)|"
     r"нөмірім|телефоным|nomirim|"
     r"(?:напиш\w+|позвон\w+|набер\w+|пиш\w+|звон\w+|ответь\w*|перезвон\w+|сообщ\w+)\s+мне|"
     r"\bмне\s+(?:на|сюда)\b|\b(?:call|text|reach|message|whatsapp)\s+me\b|\bme\s+(?:at|on)\b|"
     r"\bмаған\b|\bбізге\b|мына\s+нөмірге|ответить\s+на|\bmaga?n\b)",
-    re.IGNORECASE,
 )
 # "whoever knows something, call N" at the end of a search for someone.
-_WHO_KNOWS_RE = re.compile(
+_WHO_KNOWS_RE = lower_re(
     r"(?:кто\s+(?:что[\s-]*нибудь\s+)?знает|кім\s+білсе|if\s+anyone\s+knows|"
     r"если\s+кто[\s-]*(?:то|нибудь)?\s+знает|кто\s+видел|кім\s+көрсе)",
-    re.IGNORECASE,
 )
-_OLD_RE = re.compile(
+_OLD_RE = lower_re(
     r"(?:стар(?:ый|ого|ому)|бывш|old|previous|former|ескі|не\s+работает|doesn'?t\s+work|"
     r"not\s+working|істемейді|неправильн|wrong|ошиб|қате)",
-    re.IGNORECASE,
 )
-_CORRECTION_RE = re.compile(
+_CORRECTION_RE = lower_re(
     r"(?:\bошибся|\bошиблась|\bопечатка|\bисправлени|\bвернее\b|\bточнее\b|правильный\s+номер|"
     r"\bcorrect(?:ion|ed)?\b|\bsorry\b|\btypo\b|\bдұрысы\b|дұрыс\s+нөмір|\bне\s+тот\b|"
     r"\bой,?\s+нет\b|\bнет,?\s+(?:вот|правильн)|\bno,?\s+(?:it'?s|the\s+right))",
-    re.IGNORECASE,
 )
-_CARD_RE = re.compile(
-    r"(?:карт[аыуе]|card|kaspi|каспи|счет|счёт|iban|перевод|реквизит|голд|gold)", re.IGNORECASE
+_CARD_RE = lower_re(r"(?:карт[аыуе]|card|kaspi|каспи|счет|счёт|iban|перевод|реквизит|голд|gold)")
+
+_OLD_AFTER_RE = re.compile(r"\s*[\(\-–—,]?\s*(?:старый|old|ескі|бывший|не работает)")
+_OLD_BEFORE_RE = re.compile(
+    r"(?:стар\w*|old|ескі|бывш\w*|previous|former)\s+(?:номер\w*|number|нөмір\w*|тел\w*)"
+    r"[^\d]{0,12}$"
 )
 
 
@@ -163,21 +184,17 @@ def classify(
     message_span: tuple[int, int] | None,
 ) -> tuple[list[Found], list[Found]]:
     """Split numbers into (targets, callbacks); drop old, corrected and card numbers."""
+    text = fold(text)  # every index stays; the patterns are lower case
     keep: list[Found] = []
     for idx, f in enumerate(numbers):
-        digits = re.sub(r"\D", "", text[f.start : f.end])
+        digits = sum(map(str.isdigit, text[f.start : f.end]))
         after = text[f.end : f.end + 25]
         before = text[max(0, f.start - 30) : f.start]
-        if len(digits) >= 13 and _CARD_RE.search(text[max(0, f.start - 40) : f.start]):
+        if digits >= 13 and _CARD_RE.search(text[max(0, f.start - 40) : f.start]):
             continue  # a bank card, not a phone
-        if re.match(r"\s*[\(\-–—,]?\s*(?:старый|old|ескі|бывший|не работает)", after, re.I):
+        if _OLD_AFTER_RE.match(after):
             continue
-        if re.search(
-            r"(?:стар\w*|old|ескі|бывш\w*|previous|former)\s+(?:номер\w*|number|нөмір\w*|тел\w*)"
-            r"[^\d]{0,12}$",
-            before,
-            re.I,
-        ):
+        if _OLD_BEFORE_RE.search(before):
             continue
         nxt = numbers[idx + 1] if idx + 1 < len(numbers) else None
         if nxt is not None:
