@@ -267,6 +267,22 @@ try:
 except ValueError:
     raise ImproperlyConfigured("BAILANYS_PARSE_REVIEW_BELOW must be a number from 0 to 1") from None
 
+# Telegram (see docs/telegram.md). Without a token the channel is off.
+BAILANYS_TELEGRAM_BOT_TOKEN = env_str("BAILANYS_TELEGRAM_BOT_TOKEN", "")
+# Calls go to {url}/bot{token}/{method}: a self-hosted telegram-bot-api, or a fake in tests.
+BAILANYS_TELEGRAM_API_URL = env_str("BAILANYS_TELEGRAM_API_URL", "https://api.telegram.org").rstrip(
+    "/"
+)
+# Webhook mode: Telegram sends this in X-Telegram-Bot-Api-Secret-Token; empty = webhook off.
+BAILANYS_TELEGRAM_WEBHOOK_SECRET = env_str("BAILANYS_TELEGRAM_WEBHOOK_SECRET", "")
+# Telegram's limits: about 30 messages a second in all, 1 a second to one chat,
+# 20 a minute to one group. The sender keeps a little under each.
+BAILANYS_TELEGRAM_PER_SECOND = env_int("BAILANYS_TELEGRAM_PER_SECOND", 30, minimum=1)
+BAILANYS_TELEGRAM_CHAT_INTERVAL_MS = env_int("BAILANYS_TELEGRAM_CHAT_INTERVAL_MS", 1050, minimum=1)
+BAILANYS_TELEGRAM_GROUP_INTERVAL_MS = env_int(
+    "BAILANYS_TELEGRAM_GROUP_INTERVAL_MS", 3100, minimum=1
+)
+
 # Accounts (see docs/accounts.md).
 BAILANYS_INVITATION_DAYS = env_int("BAILANYS_INVITATION_DAYS", 7, minimum=1)
 # The address volunteers open, for invitation links printed by the CLI
@@ -314,5 +330,9 @@ LOGGING = {
         # Axes says little at WARNING, and with the settings above never a name
         # or an address; its INFO lines are noise.
         "axes": {"level": "WARNING"},
+        # httpx logs every URL it calls, and a Bot API URL holds the bot's token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "telegram": {"level": "WARNING"},
     },
 }

@@ -20,5 +20,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/review/", include("bailanys.parsing.urls")),
+    path("", include("bailanys.channels.urls")),
     path("", include("bailanys.relay.urls")),
 ]

@@ -220,6 +220,10 @@ EXPECTED = {
     # Review items are free text waiting for any vetted volunteer; none in this scene.
     "console/review/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
     "console/review/<int:post_id>/": PERSONAL_PAGE,
+    # Telegram's webhook answers only the secret header; without it, 403 before anything.
+    "channels/telegram/webhook": expect({405}, {403}, anon_get={405}, anon_post={403}),
+    # A link code is made for the logged-in person only and shows nothing of others.
+    "console/telegram/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
 }
 # A valid body, so that what answers is the permission check and not validation.
 POST_BODIES = {

@@ -13,12 +13,32 @@ class ChannelError(Exception):
         self.permanent = permanent
 
 
+class ChannelBusy(ChannelError):
+    """Not now: a rate limit says wait `retry_after` seconds. Not counted as a failed try."""
+
+    def __init__(self, retry_after: float, reason: str = "rate limited"):
+        super().__init__(reason)
+        self.retry_after = max(0.0, float(retry_after))
+
+
+class ContactUnreachable(ChannelError):
+    """This contact cannot be reached on this channel any more (a blocked bot, a dead number).
+
+    The outbox then falls back to another channel of the requester.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason, permanent=True)
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     outbox_id: int
     address: str
     body: str
     idempotency_key: str
+    # Channel-specific, never personal data: buttons, the post to reply to.
+    options: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

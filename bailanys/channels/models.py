@@ -28,6 +28,8 @@ class OutboxMessage(SealedModel):
     tries = models.PositiveSmallIntegerField(default=0)
     # When a pending message is due, or when a send in progress is given up on.
     next_try_at = models.DateTimeField()
+    # Channel-specific and never personal: buttons to show, the post to answer.
+    options = models.JSONField(default=dict, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
     # Never personal data: an error class and the provider's status, no more.
     last_error = models.CharField(max_length=300, blank=True)
@@ -39,3 +41,26 @@ class OutboxMessage(SealedModel):
 
     def __str__(self) -> str:
         return f"outbox {self.pk} ({self.channel}, {self.state})"
+
+
+class RateBucket(models.Model):
+    """When the next message may go through one rate limit, shared by every worker.
+
+    `key` names the limit ("telegram", "telegram:chat:<blind index>"); the
+    sender reserves a moment in every bucket a message passes through.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    next_at = models.FloatField(default=0.0)  # seconds since the epoch
+
+    def __str__(self) -> str:
+        return f"rate bucket {self.key}"
+
+
+from bailanys.channels.telegram.models import (  # noqa: E402  the channel's own tables
+    TelegramChat,
+    TelegramLinkCode,
+    TelegramUpdate,
+)
+
+__all__ = ["OutboxMessage", "RateBucket", "TelegramChat", "TelegramLinkCode", "TelegramUpdate"]

@@ -2,9 +2,10 @@
 
 from bailanys.channels.base import Channel
 from bailanys.channels.log.adapter import LogChannel
+from bailanys.channels.telegram.adapter import TelegramChannel
 from bailanys.channels.web.adapter import WebChannel
 
-_CHANNELS: dict[str, type[Channel]] = {c.code: c for c in (WebChannel, LogChannel)}
+_CHANNELS: dict[str, type[Channel]] = {c.code: c for c in (WebChannel, LogChannel, TelegramChannel)}
 
 
 class UnknownChannel(LookupError):

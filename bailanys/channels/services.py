@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bailanys.channels.base import ChannelError, OutboundMessage
+from bailanys.channels.base import ChannelBusy, ChannelError, ContactUnreachable, OutboundMessage
 from bailanys.channels.models import OutboxMessage
 from bailanys.channels.registry import UnknownChannel, channel_get
 
@@ -19,7 +19,13 @@ SEND_LEASE = timedelta(minutes=2)
 
 
 def outbox_add(
-    *, channel: str, address: str, body: str, idempotency_key: str, request_id: int | None = None
+    *,
+    channel: str,
+    address: str,
+    body: str,
+    idempotency_key: str,
+    request_id: int | None = None,
+    options: dict | None = None,
 ) -> OutboxMessage:
     """Write an outbound message; call inside the transaction that causes it.
 
@@ -32,6 +38,7 @@ def outbox_add(
             "address": address,
             "body": body,
             "request_id": request_id,
+            "options": options or {},
             "next_try_at": timezone.now(),
         },
     )
@@ -40,11 +47,12 @@ def outbox_add(
     return message
 
 
-def _enqueue(outbox_id: int) -> None:
+def _enqueue(outbox_id: int, run_after=None) -> None:
     from bailanys.channels.tasks import outbox_deliver
 
     try:
-        outbox_deliver.enqueue(outbox_id)
+        task = outbox_deliver.using(run_after=run_after) if run_after else outbox_deliver
+        task.enqueue(outbox_id)
     except Exception:
         # The worker's sweep sends it anyway; losing the fast path is not an error.
         logger.exception("could not enqueue outbox %s; the sweep will send it", outbox_id)
@@ -76,9 +84,18 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
         address=message.address,
         body=message.body,
         idempotency_key=message.idempotency_key,
+        options=message.options or {},
     )
     try:
         provider_id = channel_get(message.channel).send(outbound)
+    except ChannelBusy as exc:
+        # A rate limit, not a failure: back in line when the limit allows, try not counted.
+        due = timezone.now() + timedelta(seconds=exc.retry_after)
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            state=OutboxMessage.State.PENDING, next_try_at=due, tries=F("tries") - 1
+        )
+        _enqueue(message.pk, run_after=due)
+        return OutboxMessage.State.PENDING
     except (ChannelError, UnknownChannel) as exc:
         permanent = isinstance(exc, UnknownChannel) or exc.permanent
         gave_up = permanent or message.tries >= settings.BAILANYS_OUTBOX_MAX_TRIES
@@ -88,11 +105,27 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
             state=state, last_error=reason, next_try_at=timezone.now() + retry_delay(message.tries)
         )
         logger.warning("outbox %s try %s failed (%s)", message.pk, message.tries, reason)
+        if isinstance(exc, ContactUnreachable):
+            _fall_back(message)
         return state
     OutboxMessage.objects.filter(pk=message.pk).update(
         state=OutboxMessage.State.SENT, provider_id=provider_id[:200], sent_at=timezone.now()
     )
     return OutboxMessage.State.SENT
+
+
+def _fall_back(message: OutboxMessage) -> None:
+    """The contact cannot be reached on its channel: the status page still tells the requester."""
+    if message.request_id is None or message.channel == "web":
+        return
+    with transaction.atomic():
+        outbox_add(
+            channel="web",
+            address="",
+            body=message.body,
+            idempotency_key=f"{message.idempotency_key}:fallback"[:200],
+            request_id=message.request_id,
+        )
 
 
 def outbox_send_due(*, limit: int = 500) -> int:

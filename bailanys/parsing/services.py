@@ -1,6 +1,7 @@
 """Free text in: a post becomes requests, or waits for a person to review it."""
 
 import json
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -41,6 +42,15 @@ def _language(lang: str) -> str:
     return lang if lang in relay.LANGUAGES else "ru"
 
 
+def _reply_channel(post: ParsedPost) -> tuple[str, str]:
+    """Where the poster hears back: a Telegram user id ("tg:123", "tg:user123" in exports)
+    becomes the telegram channel; anything else stays with the post's source."""
+    found = re.fullmatch(r"tg:(?:user)?(\d{1,20})", post.author_contact or "")
+    if found:
+        return "telegram", found.group(1)
+    return post.source, post.author_contact
+
+
 def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
     """One request per target, through the relay's own intake. Caller holds a transaction.
 
@@ -48,13 +58,14 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
     """
     joined = False
     created = 0
+    channel, contact = _reply_channel(post)
     for number, target in enumerate(fields["targets"]):
         data = relay.request_check(
             {
                 "requester": {
                     "name": post.author or _("Group member"),
                     "language": _language(fields["lang"]),
-                    "contact": post.author_contact,
+                    "contact": contact,
                 },
                 "recipient": {
                     "name": target.get("name") or UNNAMED,
@@ -71,7 +82,7 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
         )
         request, new = relay.request_create(
             data=data,
-            channel=post.source,
+            channel=channel,
             idempotency_key=f"post:{post.source}:{post.external_id}:{number}",
         )
         created += new

@@ -54,6 +54,7 @@ class Resolution(models.TextChoices):
     WRONG_NUMBER = "wrong_number", _("Wrong number")
     REFUSED = "refused", _("Refused to talk")
     UNREACHABLE = "unreachable", _("Could not be reached")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the requester")
 
 
 class Requester(SealedModel):
@@ -63,6 +64,8 @@ class Requester(SealedModel):
     language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="en")
     channel = models.CharField(max_length=30, default="web")
     contact = SealedTextField(blank=True)
+    # The keyed index of channel + contact: finds a person's requests (Telegram /status).
+    contact_key = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -135,6 +138,7 @@ class Request(SealedModel):
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     payload_digest = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"request {self.pk} (case {self.case_id})"

@@ -40,6 +40,7 @@ def status_label(status: str) -> str:
         "wrong_number": _("Wrong number"),
         "refused": _("Did not want to talk"),
         "unreachable": _("Could not be reached"),
+        "withdrawn": _("Withdrawn"),
     }
     return labels[status]
 
@@ -82,7 +83,9 @@ def request_status(*, token: str, http_request: HttpRequest | None = None) -> Re
     case = request.case
     attempts = case.attempts.exclude(outcome="escalate").count()
     reply = ""
-    if case.state == CaseState.CLOSED:
+    if request.withdrawn_at is not None:
+        status = "withdrawn"
+    elif case.state == CaseState.CLOSED:
         status = case.resolution
         last = case.attempts.order_by("-created_at").first()
         reply = last.reply if last is not None and case.resolution != "unreachable" else ""
@@ -100,7 +103,7 @@ def request_status(*, token: str, http_request: HttpRequest | None = None) -> Re
     ]
     return RequestStatus(
         status=status,
-        closed=case.state == CaseState.CLOSED,
+        closed=case.state == CaseState.CLOSED or request.withdrawn_at is not None,
         recipient_name=request.recipient_name,
         recipient_phone_masked=phones.masked(case.recipient_phone),
         message=request.message,
@@ -297,3 +300,55 @@ def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None 
 
 def kind_label(kind: str) -> str:
     return Kind(kind).label
+
+
+@dataclass(frozen=True)
+class OwnRequest:
+    request_id: int
+    recipient_name: str
+    recipient_phone_masked: str
+    status: str
+    closed: bool
+    token: str
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
+
+
+def requests_for_contact(*, channel: str, contact: str, limit: int = 10) -> list[OwnRequest]:
+    """The newest requests made from one contact (a Telegram chat), for /status and /cancel."""
+    from bailanys.relay.services import contact_key
+
+    key = contact_key(channel, contact)
+    if not key:
+        return []
+    found = (
+        Request.objects.select_related("case")
+        .filter(requester__contact_key=key)
+        .order_by("-created_at")[:limit]
+    )
+    out = []
+    for request in found:
+        case = request.case
+        if request.withdrawn_at is not None:
+            status = "withdrawn"
+        elif case.state == CaseState.CLOSED:
+            status = case.resolution
+        elif case.state == CaseState.CLAIMED:
+            status = Status.CALLING
+        elif case.state == CaseState.ESCALATED:
+            status = Status.ESCALATED
+        else:
+            status = Status.RETRYING if case.failed_calls else Status.WAITING
+        out.append(
+            OwnRequest(
+                request_id=request.pk,
+                recipient_name=request.recipient_name,
+                recipient_phone_masked=phones.masked(case.recipient_phone),
+                status=status,
+                closed=case.state == CaseState.CLOSED or request.withdrawn_at is not None,
+                token=request.status_token,
+            )
+        )
+    return out

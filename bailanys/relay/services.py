@@ -249,6 +249,7 @@ def request_create(
                 language=data.requester_language,
                 channel=channel,
                 contact=data.requester_contact,
+                contact_key=contact_key(channel, data.requester_contact),
             )
             request = Request.objects.create(
                 case=case,
@@ -277,6 +278,44 @@ def request_create(
         # The same key raced us; the winner's request is the answer.
         return request_create(data=data, channel=channel, idempotency_key=idempotency_key)
     return request, True
+
+
+def contact_key(channel: str, contact: str) -> str:
+    """The keyed index of a requester's contact on a channel; "" without a contact."""
+    return blind_index(f"{channel}:{contact}") if contact else ""
+
+
+def request_withdraw(*, request_id: int, channel: str, contact: str) -> Request:
+    """The requester takes a request back; only the contact that made it may.
+
+    The case closes as withdrawn when no other request keeps it open and
+    nobody is calling; a call in progress finishes, and nobody is told.
+    Raises Request.DoesNotExist for someone else's or an unknown request.
+    """
+    key = contact_key(channel, contact)
+    with transaction.atomic():
+        request = (
+            Request.objects.select_for_update()
+            .filter(pk=request_id, requester__contact_key=key, withdrawn_at__isnull=True)
+            .exclude(requester__contact_key="")
+            .first()
+        )
+        if request is None:
+            raise Request.DoesNotExist
+        now = timezone.now()
+        request.withdrawn_at = now
+        request.save(update_fields=["withdrawn_at"])
+        if not Request.objects.filter(case_id=request.case_id, withdrawn_at__isnull=True).exists():
+            Case.objects.filter(
+                pk=request.case_id, state__in=(CaseState.QUEUED, CaseState.ESCALATED)
+            ).update(state=CaseState.CLOSED, resolution=Resolution.WITHDRAWN, closed_at=now)
+        audit_record(
+            actor=f"requester:{channel}",
+            action="request.withdraw",
+            object_type="request",
+            object_id=request.pk,
+        )
+    return request
 
 
 def _scam_flag(prefix: str, text: str) -> str:
@@ -537,7 +576,8 @@ def notification_text(*, resolution: str, recipient_name: str, reply: str) -> st
 
 def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> None:
     """One outbox row per request of the case. Caller holds the transaction."""
-    for request in Request.objects.filter(case_id=case_id).select_related("requester"):
+    requests = Request.objects.filter(case_id=case_id, withdrawn_at__isnull=True)
+    for request in requests.select_related("requester"):
         requester = request.requester
         with translation.override(requester.language):
             body = notification_text(

@@ -1,0 +1,87 @@
+"""The Telegram channel behind the channel interface: send at Telegram's limits."""
+
+import hmac
+import time
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from bailanys.channels.base import (
+    Channel,
+    ChannelBusy,
+    ChannelError,
+    ContactUnreachable,
+    OutboundMessage,
+    RateLimit,
+)
+from bailanys.channels.ratelimit import hold, send_slot
+from bailanys.channels.telegram import client as api
+from bailanys.privacy.crypto import blind_index
+
+# A worker waits this long for a free slot; beyond it the message is put back.
+MAX_WAIT = 2.0
+OVERALL = "telegram"
+# Spacing is kept 5 % above the limit: network jitter must not push two sends
+# closer together at Telegram's end than the limit allows.
+MARGIN = 1.05
+
+
+def chat_key(chat_id: int | str) -> str:
+    """The keyed index of a chat id: finds a chat (or its rate bucket) without storing the id."""
+    return blind_index(f"telegram:{chat_id}")
+
+
+def _chat_bucket(chat_id: int) -> tuple[str, float]:
+    # Group and channel ids are negative; groups get 20 messages a minute.
+    ms = (
+        settings.BAILANYS_TELEGRAM_GROUP_INTERVAL_MS
+        if chat_id < 0
+        else settings.BAILANYS_TELEGRAM_CHAT_INTERVAL_MS
+    )
+    return f"telegram:chat:{chat_key(chat_id)[:40]}", ms / 1000
+
+
+class TelegramChannel(Channel):
+    code = "telegram"
+
+    def rate_limit(self) -> RateLimit:
+        return RateLimit(messages=settings.BAILANYS_TELEGRAM_PER_SECOND, seconds=1.0)
+
+    def send(self, message: OutboundMessage) -> str:
+        try:
+            chat_id = int(message.address)
+        except ValueError:
+            raise ContactUnreachable("not a Telegram chat id") from None
+        chat_bucket = _chat_bucket(chat_id)
+        wait = send_slot(
+            [(OVERALL, MARGIN / settings.BAILANYS_TELEGRAM_PER_SECOND), chat_bucket],
+            max_wait=MAX_WAIT,
+        )
+        time.sleep(wait)
+        options = message.options or {}
+        try:
+            sent = api.client().send_message(
+                chat_id,
+                message.body,
+                buttons=options.get("buttons"),
+                reply_to=options.get("reply_to"),
+            )
+        except api.TooFast as exc:
+            hold(chat_bucket[0], exc.retry_after)
+            raise ChannelBusy(exc.retry_after, "Telegram answered 429") from None
+        except (api.Blocked, api.ChatGone) as exc:
+            from bailanys.channels.telegram.models import TelegramChat
+
+            TelegramChat.objects.filter(chat_key=chat_key(chat_id)).update(
+                blocked_at=timezone.now()
+            )
+            raise ContactUnreachable(type(exc).__name__) from None
+        except (api.CallFailed, api.NotConfigured) as exc:
+            raise ChannelError(str(exc)[:200]) from None
+        return f"tg-{sent}"
+
+    def verify_webhook(self, request: HttpRequest) -> bool:
+        secret = settings.BAILANYS_TELEGRAM_WEBHOOK_SECRET
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from bailanys.channels.telegram import views as telegram
+
+app_name = "channels"
+urlpatterns = [
+    path("channels/telegram/webhook", telegram.webhook, name="telegram_webhook"),
+    path("console/telegram/", telegram.link, name="telegram_link"),
+]

@@ -1,0 +1,322 @@
+"""A small local fake of the Telegram Bot API server, for tests.
+
+It listens on 127.0.0.1 over a real socket, so the real client code (python-telegram-bot, which
+posts to ``{base_url}{token}/{method}``) talks to it unchanged. Answers follow the documented
+Bot API shapes (https://core.telegram.org/bots/api) for the few methods the bot uses; every call
+is recorded, incoming updates are queued by the test, and errors (429, 403, ...) can be injected.
+Standard library only.
+"""
+
+import bisect
+import itertools
+import json
+import threading
+import time
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+TEST_TOKEN = "123456:TEST-token"
+BOT_USER = {
+    "id": 123456,
+    "is_bot": True,
+    "first_name": "Bailanys",
+    "username": "bailanys_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": True,
+    "supports_inline_queries": False,
+}
+BOT_FROM = {k: v for k, v in BOT_USER.items() if not k.startswith(("can_", "supports_"))}
+DESCRIPTIONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden: bot was blocked by the user",
+    404: "Not Found",
+    409: "Conflict: terminated by other getUpdates request",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+}
+
+
+def _decode(value):
+    """A form field: JSON objects, arrays, numbers and booleans decoded; anything else a string."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode()
+        except UnicodeDecodeError:
+            return value
+    try:
+        decoded = json.loads(value, parse_constant=lambda name: value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, dict | list | int | float | bool) else value
+
+
+def _chat(chat_id, chat_type=None):
+    positive = isinstance(chat_id, int) and chat_id > 0
+    return {"id": chat_id, "type": chat_type or ("private" if positive else "supergroup")}
+
+
+def _error(status, description=None, retry_after=None):
+    if status == 429:
+        description = description or f"Too Many Requests: retry after {retry_after}"
+    description = description or DESCRIPTIONS.get(status, f"Error {status}")
+    body = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return status, body
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        self._answer()
+
+    def do_POST(self):
+        self._answer()
+
+    def _params(self, query):
+        params = {k: _decode(v) for k, v in parse_qsl(query)}
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        ctype = self.headers.get("Content-Type", "")
+        if body and ctype.startswith("application/json"):
+            params.update(json.loads(body))
+        elif body and ctype.startswith("application/x-www-form-urlencoded"):
+            params.update((k, _decode(v)) for k, v in parse_qsl(body.decode()))
+        elif body and ctype.startswith("multipart/form-data"):
+            head = f"Content-Type: {ctype}\r\n\r\n".encode()
+            for part in BytesParser(policy=HTTP).parsebytes(head + body).iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                payload = part.get_payload(decode=True)
+                params[name] = payload if part.get_filename() else _decode(payload)
+        return params
+
+    def _answer(self):
+        received = time.monotonic()
+        url = urlsplit(self.path)
+        token, _, method = url.path.removeprefix("/bot").partition("/")
+        if not url.path.startswith("/bot"):
+            token = None
+        params = self._params(url.query)
+        status, body = self.server.fake._call(token, method, params, received)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class FakeTelegram:
+    """A fake Bot API server at ``url``; bots use ``base_url=fake.url + "/bot"``."""
+
+    def __init__(self, token: str = TEST_TOKEN):
+        self.token = token
+        self.url = ""
+        self.calls: list[dict] = []
+        self.webhook: dict = {}
+        self._cond = threading.Condition()
+        self._updates: list[dict] = []
+        self._update_ids = itertools.count(1000)
+        self._message_ids = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+        self._failures: list[dict] = []
+        self._server = None
+        handlers = {
+            "getMe": self._get_me,
+            "sendMessage": self._send_message,
+            "answerCallbackQuery": self._true,
+            "editMessageReplyMarkup": self._true,
+            "editMessageText": self._true,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "getUpdates": self._get_updates,
+        }
+        self._methods = {name.lower(): (name, handler) for name, handler in handlers.items()}
+
+    # Lifecycle
+
+    def start(self) -> "FakeTelegram":
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeTelegram":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # What tests look at
+
+    def calls_for(self, method: str) -> list[dict]:
+        with self._cond:
+            return [c for c in self.calls if c["method"].lower() == method.lower()]
+
+    def sent_messages(self) -> list[dict]:
+        sent = [c for c in self.calls_for("sendMessage") if c["status"] == 200]
+        return [{**c["params"], "_t": c["t"]} for c in sent]
+
+    # What tests feed in
+
+    def push_update(self, update: dict) -> int:
+        with self._cond:
+            if "update_id" not in update:
+                update = {**update, "update_id": next(self._update_ids)}
+            self._updates.append(update)
+            self._cond.notify_all()
+            return update["update_id"]
+
+    def push_message(
+        self,
+        chat_id,
+        text,
+        *,
+        user_id=None,
+        language_code="en",
+        chat_type=None,
+        message_id=None,
+        first_name="Test",
+    ) -> int:
+        user = {"id": user_id or chat_id, "is_bot": False, "first_name": first_name}
+        user["language_code"] = language_code
+        message = {
+            "message_id": message_id or next(self._message_ids),
+            "date": int(time.time()),
+            "chat": _chat(chat_id, chat_type),
+            "from": user,
+            "text": text,
+        }
+        return self.push_update({"message": message})
+
+    def push_callback(
+        self, chat_id, data, *, user_id=None, message_id=1, language_code="en"
+    ) -> int:
+        user = {"id": user_id or chat_id, "is_bot": False, "first_name": "Test"}
+        user["language_code"] = language_code
+        message = {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id)}
+        query = {
+            "id": f"cb{next(self._callback_ids)}",
+            "from": user,
+            "message": {**message, "text": ""},
+            "chat_instance": "1",
+            "data": data,
+        }
+        return self.push_update({"callback_query": query})
+
+    def fail_next(
+        self, method, status, *, retry_after=None, description=None, count=1, chat_id=None
+    ) -> None:
+        """The next ``count`` calls of ``method`` (to ``chat_id`` only, if given) fail."""
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        with self._cond:
+            self._failures.append(
+                {
+                    "method": method.lower(),
+                    "error": _error(status, description, retry_after),
+                    "count": count,
+                    "chat_id": chat_id,
+                }
+            )
+
+    # The server side
+
+    def _call(self, token, method, params, received):
+        name, handler = self._methods.get(method.lower(), (method, None))
+        if token != self.token:
+            answer = _error(401)
+        elif handler is None:
+            answer = _error(404)
+        else:
+            answer = self._injected(name, params) or handler(params)
+        with self._cond:
+            call = {"method": name, "params": params, "t": received, "status": answer[0]}
+            bisect.insort(self.calls, call, key=lambda c: c["t"])
+        return answer
+
+    def _injected(self, name, params):
+        with self._cond:
+            for rule in self._failures:
+                to = rule["chat_id"]
+                if rule["method"] != name.lower():
+                    continue
+                if to is None or str(to) == str(params.get("chat_id")):
+                    rule["count"] -= 1
+                    if rule["count"] <= 0:
+                        self._failures.remove(rule)
+                    return rule["error"]
+        return None
+
+    def _true(self, params):
+        return 200, {"ok": True, "result": True}
+
+    def _get_me(self, params):
+        return 200, {"ok": True, "result": BOT_USER}
+
+    def _send_message(self, params):
+        if params.get("chat_id") in (None, ""):
+            return _error(400, "Bad Request: chat not found")
+        if not params.get("text"):
+            return _error(400, "Bad Request: message text is empty")
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": _chat(params["chat_id"]),
+            "from": BOT_FROM,
+            "text": params["text"],
+        }
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        return 200, {"ok": True, "result": message}
+
+    def _set_webhook(self, params):
+        with self._cond:
+            self.webhook = dict(params)
+        return 200, {"ok": True, "result": True, "description": "Webhook was set"}
+
+    def _delete_webhook(self, params):
+        with self._cond:
+            self.webhook = {}
+            if params.get("drop_pending_updates") is True:
+                self._updates.clear()
+        return 200, {"ok": True, "result": True}
+
+    def _get_webhook_info(self, params):
+        with self._cond:
+            info = {"url": self.webhook.get("url", ""), "has_custom_certificate": False}
+            info["pending_update_count"] = len(self._updates)
+        return 200, {"ok": True, "result": info}
+
+    def _get_updates(self, params):
+        offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
+        timeout = min(float(params.get("timeout") or 0), 2)
+        with self._cond:
+            if offset > 0:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            if timeout > 0:
+                self._cond.wait_for(lambda: self._updates, timeout)
+            result = self._updates[: max(1, min(limit, 100))]
+        return 200, {"ok": True, "result": result}
+
+
+@pytest.fixture
+def fake_telegram(settings):
+    with FakeTelegram() as fake:
+        settings.BAILANYS_TELEGRAM_API_URL = fake.url
+        settings.BAILANYS_TELEGRAM_BOT_TOKEN = fake.token
+        yield fake
