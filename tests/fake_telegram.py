@@ -142,8 +142,8 @@ class FakeTelegram:
 
     # Lifecycle
 
-    def start(self) -> "FakeTelegram":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def start(self, port: int = 0) -> "FakeTelegram":
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.fake = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -320,3 +320,58 @@ def fake_telegram(settings):
         settings.BAILANYS_TELEGRAM_API_URL = fake.url
         settings.BAILANYS_TELEGRAM_BOT_TOKEN = fake.token
         yield fake
+
+
+def chat_by_hand(port: int) -> None:
+    """A Telegram stand-in for trying the bot by hand (docs/telegram.md, "Without a token").
+
+    Lines you type are messages from the current chat; ":chat N" switches chat (a negative N is
+    a group), ":press DATA" presses a button, ":quit" ends. The bot's messages are printed with
+    their buttons as [label -> DATA].
+    """
+    fake = FakeTelegram().start(port)
+    print(f"Fake Bot API at {fake.url}, token {fake.token}. In another terminal:")
+    print(f"  export BAILANYS_TELEGRAM_API_URL={fake.url}")
+    print(f"  export BAILANYS_TELEGRAM_BOT_TOKEN='{fake.token}'")
+    print("  bailanys up   (and, in a third terminal, with the same two variables: bailanys bot)")
+    chat = 5001
+    shown = 0
+
+    def show():
+        nonlocal shown
+        while True:
+            sent = fake.sent_messages()
+            for message in sent[shown:]:
+                markup = message.get("reply_markup") or {}
+                rows = markup.get("inline_keyboard", [])
+                keys = " ".join(f"[{b['text']} -> {b['callback_data']}]" for r in rows for b in r)
+                print(
+                    f"\nbot -> {message['chat_id']}: {message['text']}"
+                    + (f"\n  {keys}" if keys else "")
+                )
+            shown = len(sent)
+            time.sleep(0.3)
+
+    threading.Thread(target=show, daemon=True).start()
+    try:
+        while True:
+            line = input(f"{chat}> ").strip()
+            if line == ":quit":
+                break
+            if line.startswith(":chat "):
+                chat = int(line.split()[1])
+            elif line.startswith(":press "):
+                fake.push_callback(chat, line.split(maxsplit=1)[1])
+            elif line:
+                fake.push_message(chat, line, first_name="You")
+    except (EOFError, KeyboardInterrupt):
+        pass
+    fake.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=chat_by_hand.__doc__)
+    parser.add_argument("--port", type=int, default=8081)
+    chat_by_hand(parser.parse_args().port)

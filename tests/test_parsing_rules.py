@@ -1,5 +1,6 @@
 """Unit tests per rule family of the free-text parser (own examples)."""
 
+import random
 import re
 
 import phonenumbers
@@ -131,3 +132,20 @@ def test_parse_never_raises_and_returns_valid_e164(text):
         assert phonenumbers.is_valid_number(phonenumbers.parse(phone))
     if out["message"] is not None:
         assert out["message"] in text
+
+
+def test_kazakh_numbers_are_judged_exactly_as_phonenumbers_judges_them():
+    """The fast path for +7 7xx numbers reads KZ's metadata itself; it must agree with
+    phonenumbers on every prefix, in both the 8… and +7… forms."""
+    rnd = random.Random(2022)
+    for prefix in range(1000):
+        national = f"7{prefix:03d}{rnd.randrange(10**6):06d}"
+        for raw in (f"8{national}", f"+7{national}"):
+            reference = phonenumbers.parse(raw, "KZ")
+            expected = (
+                [("+7" + national, phonenumbers.region_code_for_number(reference))]
+                if phonenumbers.is_valid_number(reference)
+                else []
+            )
+            found = [(f.e164, f.region) for f in phones.find_numbers(f"тел {raw} .")]
+            assert found == expected, raw

@@ -319,3 +319,60 @@ def test_a_conversation_survives_a_restart_and_moves_between_modes(fake_telegram
     converse(fake, ALICE, "-")
     done = press(fake, ALICE, "kind:welfare_check")
     assert "https://relay.example.org/s/" in done
+
+
+TG_CHAT = 987654321012  # the requester's chat id: personal, like a phone number
+TG_CANARIES = (
+    "Tgcanaryfirst",
+    "Tgcanaryrecipient",
+    "Tgcanarycity",
+    "tg-canary-message-77aa",
+    "tg-canary-reply-55bb",
+    "987654321012",
+    "+77017654321",
+    "87017654321",
+    "7017654321",
+    "701 765 43 21",
+    "+7 701 765 4321",
+)
+
+
+def test_telegram_leaves_no_canary_in_sql_or_logs(fake_telegram, caplog):
+    """Names, numbers, messages and the chat id cross the bot, the database and the logs:
+    the SQL the database receives and every log record at DEBUG hold none of them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.test_privacy_canary import capture_everything, hits_in, log_text
+
+    fake = fake_telegram
+    capture_everything(caplog)
+    with CaptureQueriesContext(connection) as queries:
+        fake.push_message(TG_CHAT, "/request", first_name="Tgcanaryfirst")
+        for text in (
+            "8 701 765 43 21",
+            "Tgcanaryrecipient",
+            "Tgcanarycity",
+            "tg-canary-message-77aa",
+        ):
+            fake.push_message(TG_CHAT, text, first_name="Tgcanaryfirst")
+        poll()
+        fake.push_callback(TG_CHAT, "kind:deliver_message")
+        poll()
+        deliver()
+        username, password, _token = make_account()
+        browser = Browser()
+        browser.login(username, password)
+        code = browser.post("/console/telegram/").content.decode().split("/link ", 1)[1][:8]
+        converse(fake, VOLUNTEER_CHAT, f"/link {code}")
+        converse(fake, VOLUNTEER_CHAT, "/next")
+        reached = next(d for d in buttons(said_to(fake, VOLUNTEER_CHAT)[-1]) if "reached" in d)
+        press(fake, VOLUNTEER_CHAT, reached)
+        converse(fake, VOLUNTEER_CHAT, "tg-canary-reply-55bb")
+    # Positive control: the canaries really travelled.
+    assert "tg-canary-reply-55bb" in last_text(fake, TG_CHAT)
+    assert "Tgcanaryrecipient" in said_to(fake, VOLUNTEER_CHAT)[-3]["text"]
+    sql = "\n".join(q["sql"] for q in queries.captured_queries).encode()
+    assert len(queries.captured_queries) > 50
+    assert hits_in(sql, TG_CANARIES) == []
+    assert hits_in(log_text(caplog), TG_CANARIES) == []

@@ -2,7 +2,7 @@
 
 A message passes through one or more buckets (the channel's overall limit,
 one chat's limit). Each bucket remembers the earliest moment its next message
-may go; reserving a slot moves every bucket on by its interval, in one
+may go; taking a moment moves every bucket on by its interval, in one
 transaction, so two workers never take the same moment. On PostgreSQL the
 rows are locked in key order (no deadlock); SQLite serialises writers anyway.
 """
@@ -15,26 +15,31 @@ from bailanys.channels.base import ChannelBusy
 from bailanys.channels.models import RateBucket
 
 
-def send_slot(buckets: list[tuple[str, float]], *, max_wait: float) -> float:
-    """Reserve the next moment at which a message may pass every (key, interval) bucket.
+def send_slot(buckets: list[tuple[str, float]], *, max_wait: float) -> None:
+    """Wait until a message may pass every (key, interval) bucket, and take that moment.
 
-    Returns the seconds to wait before sending (at most `max_wait`). When the
-    moment is further away, nothing is reserved and ChannelBusy says how long
-    to wait before asking again.
+    The moment is taken only when it has come, and set from the clock at that
+    instant, so a worker that is slow to wake makes the next gap longer, never
+    shorter. When the moment is more than `max_wait` away, ChannelBusy says how
+    long to wait before asking again.
     """
     keys = sorted({key for key, _interval in buckets})
     intervals = dict(buckets)
     for key in keys:
         RateBucket.objects.get_or_create(key=key)
-    with transaction.atomic():
-        rows = list(RateBucket.objects.select_for_update().filter(key__in=keys).order_by("key"))
-        now = time.time()
-        at = max([now, *(row.next_at for row in rows)])
-        if at - now > max_wait:
+    deadline = time.time() + max_wait
+    while True:
+        with transaction.atomic():
+            rows = list(RateBucket.objects.select_for_update().filter(key__in=keys).order_by("key"))
+            now = time.time()
+            at = max([now, *(row.next_at for row in rows)])
+            if at <= now:
+                for row in rows:
+                    RateBucket.objects.filter(pk=row.pk).update(next_at=now + intervals[row.key])
+                return
+        if at > deadline:
             raise ChannelBusy(at - now)
-        for row in rows:
-            RateBucket.objects.filter(pk=row.pk).update(next_at=at + intervals[row.key])
-    return at - now
+        time.sleep(at - now)
 
 
 def hold(key: str, seconds: float) -> None:

@@ -8,6 +8,7 @@ Capitalised words that no list knows are taken for names and ignored.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .cities import _full_names
 from .text import WORD_RE
@@ -412,6 +413,7 @@ _KK_SUFFIX_RE = re.compile(
 _KK_LAT_SUFFIX_RE = re.compile(r"(?:dagy|degi|damyn|demin|damin|darshy|dershi|nyzshy|ynyz\w*|syn)$")
 
 
+@lru_cache(maxsize=65536)  # a stream's vocabulary repeats: hello, please, mum, city names
 def _classify(word: str) -> str | None:
     low = word.lower()
     if low in _CITY_WORDS:

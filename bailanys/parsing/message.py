@@ -51,9 +51,11 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int] | None:
     return s, e
 
 
-def find_message(text: str, skip: list[tuple[int, int]]) -> tuple[int, int] | None:
+def find_message(
+    text: str, skip: list[tuple[int, int]], sents: list[tuple[int, int]] | None = None
+) -> tuple[int, int] | None:
     """Span of the message. `skip`: spans of the target's phone/name/city to step over."""
-    sents = sentence_spans(text)
+    sents = sentence_spans(text) if sents is None else sents
     low = fold(text)
     for m in TRIGGER_RE.finditer(low):
         s_start, s_end = next(((s, e) for s, e in sents if s <= m.start() < e), (0, len(text)))

@@ -160,7 +160,7 @@ def _parse(text: str) -> dict:
             and names.is_name_word(m.group(), all_caps_text=caps)
         ):
             skip.append((m.start(), m.end()))
-    msg_span = find_message(text, skip)
+    msg_span = find_message(text, skip, sents)
     message = text[msg_span[0] : msg_span[1]] if msg_span else None
     kind = kinds.classify(text, len(kz_numbers), message, request=True)
     targets, callbacks = phones.classify(text, numbers, sents, kind, msg_span)
@@ -229,6 +229,12 @@ def _parse(text: str) -> dict:
         "message": message,
         "confidence": round(min(conf, 1.0), 2),
     }
+
+
+def clear_caches() -> None:
+    """Forget memoised words and numbers (benchmarks measure from cold with this)."""
+    lang._classify.cache_clear()
+    phones._valid.cache_clear()
 
 
 def parse(text: str, *, ner: bool = True) -> dict:

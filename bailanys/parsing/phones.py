@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberFormat, PhoneNumberMatcher
@@ -43,8 +44,51 @@ def _e164(num: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(num, PhoneNumberFormat.E164)
 
 
+def _desc_check(desc):
+    """A PhoneNumberDesc of the metadata as a test, as phonenumbers applies it."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    pattern = re.compile(f"(?:{desc.national_number_pattern})")
+    lengths = set(desc.possible_length or ())
+    return lambda national: (
+        (not lengths or len(national) in lengths) and bool(pattern.fullmatch(national))
+    )
+
+
+_KZ = phonenumbers.PhoneMetadata.metadata_for_region(REGION)
+_KZ_GENERAL = _desc_check(_KZ.general_desc)
+_KZ_TYPES = [
+    check
+    for check in map(
+        _desc_check,
+        (_KZ.premium_rate, _KZ.toll_free, _KZ.shared_cost, _KZ.voip, _KZ.personal_number),
+    )
+    if check
+]
+_KZ_TYPES += [c for c in map(_desc_check, (_KZ.pager, _KZ.uan, _KZ.voicemail)) if c]
+_KZ_TYPES += [c for c in map(_desc_check, (_KZ.fixed_line, _KZ.mobile)) if c]
+_KZ_LEADING = re.compile(_KZ.leading_digits or "7")
+
+
+def _kz_valid(national: str) -> bool:
+    """phonenumbers.is_valid_number for +7 with KZ's leading digits, from KZ's own metadata.
+
+    The same test phonenumbers makes (general pattern, then any number type), without its
+    per-call overhead; tests/test_parsing_rules.py checks the two agree.
+    """
+    return _KZ_GENERAL(national) and any(check(national) for check in _KZ_TYPES)
+
+
+@lru_cache(maxsize=16384)  # the same numbers come again and again: that is why cases exist
 def _valid(raw: str) -> phonenumbers.PhoneNumber | None:
     trunk = _TRUNK_RE.fullmatch(raw)
+    if trunk and _KZ_LEADING.match(trunk.group(1)):
+        national = trunk.group(1)
+        return (
+            phonenumbers.PhoneNumber(country_code=7, national_number=int(national))
+            if _kz_valid(national)
+            else None
+        )
     if trunk:
         # 8 / 7 / +7 and ten digits: country code 7 without the cost of parse()
         num = phonenumbers.PhoneNumber(country_code=7, national_number=int(trunk.group(1)))
@@ -79,11 +123,15 @@ def _segment(groups: list[tuple[str, int, int]], plus: bool) -> list[Found]:
             i += 1
             continue
         j, num = hit
-        out.append(
-            Found(_e164(num), groups[i][1], groups[j][2], phonenumbers.region_code_for_number(num))
-        )
+        out.append(Found(_e164(num), groups[i][1], groups[j][2], _region(num)))
         i = j + 1
     return out
+
+
+def _region(num: phonenumbers.PhoneNumber) -> str | None:
+    if num.country_code == 7 and _KZ_LEADING.match(str(num.national_number)):
+        return REGION
+    return phonenumbers.region_code_for_number(num)
 
 
 def _unexplained_digits(text: str, found: list[Found]) -> int:

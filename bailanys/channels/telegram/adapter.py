@@ -1,7 +1,6 @@
 """The Telegram channel behind the channel interface: send at Telegram's limits."""
 
 import hmac
-import time
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -54,11 +53,10 @@ class TelegramChannel(Channel):
         except ValueError:
             raise ContactUnreachable("not a Telegram chat id") from None
         chat_bucket = _chat_bucket(chat_id)
-        wait = send_slot(
+        send_slot(
             [(OVERALL, MARGIN / settings.BAILANYS_TELEGRAM_PER_SECOND), chat_bucket],
             max_wait=MAX_WAIT,
         )
-        time.sleep(wait)
         options = message.options or {}
         try:
             sent = api.client().send_message(
