@@ -136,11 +136,11 @@ def test_parse_never_raises_and_returns_valid_e164(text):
 
 def test_kazakh_numbers_are_judged_exactly_as_phonenumbers_judges_them():
     """The fast path for +7 7xx numbers reads KZ's metadata itself; it must agree with
-    phonenumbers on every prefix, in both the 8… and +7… forms."""
+    phonenumbers on every prefix, in the 8…, +7… and bare ten-digit forms."""
     rnd = random.Random(2022)
     for prefix in range(1000):
         national = f"7{prefix:03d}{rnd.randrange(10**6):06d}"
-        for raw in (f"8{national}", f"+7{national}"):
+        for raw in (f"8{national}", f"+7{national}", national):
             reference = phonenumbers.parse(raw, "KZ")
             expected = (
                 [("+7" + national, phonenumbers.region_code_for_number(reference))]

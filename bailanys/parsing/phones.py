@@ -25,6 +25,7 @@ REGION = "KZ"
 _RUN_RE = re.compile(r"\+?\d(?:[ \t\u00a0().\-–]{0,3}\d)+")
 _GROUP_RE = re.compile(r"\d+")
 _TRUNK_RE = re.compile(r"(?:\+7|7|8)([1-9]\d{9})")
+_NATIONAL_RE = re.compile(r"(7\d{9})")  # ten digits, no trunk prefix: 701 234 56 78
 
 
 @dataclass
@@ -81,7 +82,7 @@ def _kz_valid(national: str) -> bool:
 
 @lru_cache(maxsize=16384)  # the same numbers come again and again: that is why cases exist
 def _valid(raw: str) -> phonenumbers.PhoneNumber | None:
-    trunk = _TRUNK_RE.fullmatch(raw)
+    trunk = _TRUNK_RE.fullmatch(raw) or _NATIONAL_RE.fullmatch(raw)
     if trunk and _KZ_LEADING.match(trunk.group(1)):
         national = trunk.group(1)
         return (
@@ -89,7 +90,7 @@ def _valid(raw: str) -> phonenumbers.PhoneNumber | None:
             if _kz_valid(national)
             else None
         )
-    if trunk:
+    if trunk and trunk.re is _TRUNK_RE:
         # 8 / 7 / +7 and ten digits: country code 7 without the cost of parse()
         num = phonenumbers.PhoneNumber(country_code=7, national_number=int(trunk.group(1)))
     else:
