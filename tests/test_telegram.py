@@ -9,6 +9,8 @@ outbox (`bailanys worker --batch`), and the fake's log is what is asserted.
 import bisect
 import io
 import itertools
+import json
+import logging
 import os
 import re
 import threading
@@ -19,6 +21,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import translation
 from django.utils.translation import gettext as _
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from bailanys.channels.models import OutboxMessage
 from tests.conftest import ON_POSTGRES, Browser, make_account, run_cli
@@ -376,3 +381,54 @@ def test_telegram_leaves_no_canary_in_sql_or_logs(fake_telegram, caplog):
     assert len(queries.captured_queries) > 50
     assert hits_in(sql, TG_CANARIES) == []
     assert hits_in(log_text(caplog), TG_CANARIES) == []
+
+
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(max_size=600),
+    step=st.sampled_from(["", "/request", "/cancel", "/next", "/status", "/language", "/link 1"]),
+    data=st.text(max_size=64),
+)
+def test_any_text_or_button_is_answered_without_an_error(fake_telegram, caplog, text, step, data):
+    """Whatever a person types or whatever button data arrives, the bot answers or stays
+    quiet; nothing fails inside (a failure would be logged and the update lost)."""
+    caplog.set_level(logging.ERROR)
+    ids = itertools.count(int(time.time() * 1000) % 10**9 * 100)
+    updates = [webhook_message(next(ids), ALICE, step)] if step else []
+    updates.append(webhook_message(next(ids), ALICE, text))
+    callback = {
+        "update_id": next(ids),
+        "callback_query": {
+            "id": "q1",
+            "from": {"id": ALICE, "is_bot": False, "first_name": "A"},
+            "chat_instance": "1",
+            "data": data,
+            "message": {"message_id": 1, "date": 1, "chat": {"id": ALICE, "type": "private"}},
+        },
+    }
+    post_updates([*updates, callback])
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_hostile_webhook_bodies_get_a_clear_answer(fake_telegram, body):
+    response = Client().post(
+        "/channels/telegram/webhook",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+    )
+    assert response.status_code in (200, 400)
