@@ -283,6 +283,26 @@ BAILANYS_TELEGRAM_GROUP_INTERVAL_MS = env_int(
     "BAILANYS_TELEGRAM_GROUP_INTERVAL_MS", 3100, minimum=1
 )
 
+# SMS (see docs/sms.md). One sms-gate.app gateway (Android phone) from the environment;
+# sending is POST {url}/message with basic auth, its webhook POST /channels/smsgate/webhook.
+BAILANYS_SMSGATE_URL = env_str("BAILANYS_SMSGATE_URL", "").rstrip("/")
+BAILANYS_SMSGATE_USERNAME = env_str("BAILANYS_SMSGATE_USERNAME", "")
+BAILANYS_SMSGATE_PASSWORD = env_str("BAILANYS_SMSGATE_PASSWORD", "")
+BAILANYS_SMSGATE_SIGNING_KEY = env_str("BAILANYS_SMSGATE_SIGNING_KEY", "")
+# Android sends at most 30 SMS parts a minute per app; operators block SIMs that send too much.
+BAILANYS_SMS_PER_MINUTE = env_int("BAILANYS_SMS_PER_MINUTE", 30, minimum=1)
+BAILANYS_SMS_DAILY_CAP = env_int("BAILANYS_SMS_DAILY_CAP", 400, minimum=1)
+# A webhook whose X-Timestamp is older (or further ahead) than this is refused.
+BAILANYS_SMS_WEBHOOK_MAX_AGE_SECONDS = env_int("BAILANYS_SMS_WEBHOOK_MAX_AGE_SECONDS", 300)
+# The same text from the same number through the same phone within this window is one SMS.
+BAILANYS_SMS_DUPLICATE_SECONDS = env_int("BAILANYS_SMS_DUPLICATE_SECONDS", 60)
+# Parts of a long SMS arriving separately are joined when they come within this window.
+BAILANYS_SMS_JOIN_SECONDS = env_int("BAILANYS_SMS_JOIN_SECONDS", 5)
+# A gateway silent (no heartbeat, no report) for this long is stale: others take its work.
+BAILANYS_SMS_STALE_MINUTES = env_int("BAILANYS_SMS_STALE_MINUTES", 15, minimum=1)
+# A sent SMS with no delivery report after this long is "unknown", never "delivered".
+BAILANYS_SMS_REPORT_MINUTES = env_int("BAILANYS_SMS_REPORT_MINUTES", 60, minimum=1)
+
 # Accounts (see docs/accounts.md).
 BAILANYS_INVITATION_DAYS = env_int("BAILANYS_INVITATION_DAYS", 7, minimum=1)
 # The address volunteers open, for invitation links printed by the CLI

@@ -16,7 +16,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
-from tests.fake_telegram import fake_telegram  # noqa: F401  a fixture for every test module
+from tests.fake_smsgate import fake_smsgate  # noqa: F401  fixtures for every test module
+from tests.fake_telegram import fake_telegram  # noqa: F401
 
 _names = itertools.count(1)
 

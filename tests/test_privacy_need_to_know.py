@@ -222,6 +222,8 @@ EXPECTED = {
     "console/review/<int:post_id>/": PERSONAL_PAGE,
     # Telegram's webhook answers only the secret header; without it, 403 before anything.
     "channels/telegram/webhook": expect({405}, {403}, anon_get={405}, anon_post={403}),
+    # sms-gate.app's webhook answers only a valid signature; without it, 401 before anything.
+    "channels/smsgate/webhook": expect({405}, {401}, anon_get={405}, anon_post={401}),
     # A link code is made for the logged-in person only and shows nothing of others.
     "console/telegram/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
 }

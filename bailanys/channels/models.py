@@ -57,10 +57,28 @@ class RateBucket(models.Model):
         return f"rate bucket {self.key}"
 
 
-from bailanys.channels.telegram.models import (  # noqa: E402  the channel's own tables
+from bailanys.channels.sms.models import (  # noqa: E402  each channel's own tables
+    SmsContact,
+    SmsDelivery,
+    SmsEvent,
+    SmsGateway,
+    SmsInbound,
+)
+from bailanys.channels.telegram.models import (  # noqa: E402
     TelegramChat,
     TelegramLinkCode,
     TelegramUpdate,
 )
 
-__all__ = ["OutboxMessage", "RateBucket", "TelegramChat", "TelegramLinkCode", "TelegramUpdate"]
+__all__ = [
+    "OutboxMessage",
+    "RateBucket",
+    "SmsContact",
+    "SmsDelivery",
+    "SmsEvent",
+    "SmsGateway",
+    "SmsInbound",
+    "TelegramChat",
+    "TelegramLinkCode",
+    "TelegramUpdate",
+]

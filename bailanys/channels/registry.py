@@ -2,10 +2,13 @@
 
 from bailanys.channels.base import Channel
 from bailanys.channels.log.adapter import LogChannel
+from bailanys.channels.sms.adapter import SmsChannel
 from bailanys.channels.telegram.adapter import TelegramChannel
 from bailanys.channels.web.adapter import WebChannel
 
-_CHANNELS: dict[str, type[Channel]] = {c.code: c for c in (WebChannel, LogChannel, TelegramChannel)}
+_CHANNELS: dict[str, type[Channel]] = {
+    c.code: c for c in (WebChannel, LogChannel, TelegramChannel, SmsChannel)
+}
 
 
 class UnknownChannel(LookupError):

@@ -44,11 +44,15 @@ def _language(lang: str) -> str:
 
 def _reply_channel(post: ParsedPost) -> tuple[str, str]:
     """Where the poster hears back: a Telegram user id ("tg:123", "tg:user123" in exports)
-    becomes the telegram channel; anything else stays with the post's source."""
-    found = re.fullmatch(r"tg:(?:user)?(\d{1,20})", post.author_contact or "")
+    becomes the telegram channel, "sms:+7…" the sms channel; anything else stays with the
+    post's source."""
+    contact = post.author_contact or ""
+    found = re.fullmatch(r"tg:(?:user)?(\d{1,20})", contact)
     if found:
         return "telegram", found.group(1)
-    return post.source, post.author_contact
+    if contact.startswith("sms:+"):
+        return "sms", contact[4:]
+    return post.source, contact
 
 
 def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:

@@ -1,0 +1,76 @@
+"""bailanys sms: the SMS gateways (phones and SIMs) Bailanys sends through."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from bailanys.channels.sms.gateways import gateways_configured, sent_today
+from bailanys.channels.sms.models import SmsGateway
+
+
+class Command(BaseCommand):
+    help = "Add, list and switch SMS gateways (sms-gate.app phones, one per SIM)."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="Add a gateway (an sms-gate.app phone, or one SIM of it).")
+        add.add_argument("name")
+        add.add_argument("url", help="e.g. http://192.168.1.10:8080 (local mode)")
+        add.add_argument("--username", default="")
+        add.add_argument("--password", default="")
+        add.add_argument("--signing-key", default="", help="the app's webhook signing key")
+        add.add_argument("--sim", type=int, choices=[1, 2, 3], help="which SIM of the phone")
+        add.add_argument(
+            "--prefixes", default="", help="the SIM operator's prefixes, e.g. 700,708,775"
+        )
+        add.add_argument("--per-minute", type=int, default=30)
+        add.add_argument("--daily-cap", type=int, default=400)
+        sub.add_parser("list", help="Gateways with last heartbeat, battery and today's parts.")
+        for name in ("enable", "disable"):
+            sub.add_parser(name).add_argument("name")
+
+    def handle(self, *args, action, **options):
+        getattr(self, f"_{action}")(**options)
+
+    def _add(self, *, name, url, username, password, signing_key, sim, prefixes, **options):
+        if not url.startswith(("http://", "https://")):
+            raise CommandError("The URL must start with http:// or https://.")
+        if options["per_minute"] < 1 or options["daily_cap"] < 1:
+            raise CommandError("--per-minute and --daily-cap must be at least 1.")
+        if SmsGateway.objects.filter(name=name).exists():
+            raise CommandError(f"A gateway called {name!r} exists already.")
+        SmsGateway.objects.create(
+            name=name[:60],
+            url=url.rstrip("/"),
+            username=username,
+            password=password,
+            signing_key=signing_key,
+            sim_number=sim,
+            operator_prefixes=prefixes,
+            per_minute=options["per_minute"],
+            daily_cap=options["daily_cap"],
+        )
+        self.stdout.write(f"Gateway {name} added. Its webhook: POST /channels/smsgate/webhook")
+
+    def _list(self, **options):
+        for gateway in gateways_configured() + list(SmsGateway.objects.filter(enabled=False)):
+            seen = (
+                timezone.localtime(gateway.last_seen_at).strftime("%Y-%m-%d %H:%M")
+                if gateway.last_seen_at
+                else "never"
+            )
+            state = "off" if not gateway.enabled else ("STALE" if gateway.stale_since else "ok")
+            self.stdout.write(
+                f"{gateway.name}\t{state}\tseen {seen}\tbattery {gateway.battery or '?'}\t"
+                f"{gateway.network or '?'}\t{sent_today(gateway)}/{gateway.daily_cap} parts today"
+            )
+
+    def _enable(self, *, name, **options):
+        self._switch(name, True)
+
+    def _disable(self, *, name, **options):
+        self._switch(name, False)
+
+    def _switch(self, name: str, enabled: bool) -> None:
+        if not SmsGateway.objects.filter(name=name).update(enabled=enabled):
+            raise CommandError(f"No gateway called {name!r}.")
+        self.stdout.write(f"Gateway {name} {'enabled' if enabled else 'disabled'}.")

@@ -1,0 +1,83 @@
+"""The SMS channel behind the channel interface: spread over the SIM pool, within limits."""
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from bailanys import phones
+from bailanys.channels.base import (
+    Channel,
+    ChannelBusy,
+    ChannelError,
+    ContactUnreachable,
+    OutboundMessage,
+    RateLimit,
+)
+from bailanys.channels.ratelimit import send_slot
+from bailanys.channels.sms import smsgate
+from bailanys.channels.sms.gateways import gateway_failed, send_order
+from bailanys.channels.sms.models import SmsContact, SmsDelivery
+from bailanys.channels.sms.segments import segments
+from bailanys.privacy.crypto import blind_index
+
+MAX_WAIT = 2.0  # seconds a worker waits for a SIM's next slot before putting the message back
+
+
+def number_key(e164: str) -> str:
+    return blind_index(f"sms:{e164}")
+
+
+class SmsChannel(Channel):
+    code = "sms"
+
+    def rate_limit(self) -> RateLimit:
+        return RateLimit(messages=settings.BAILANYS_SMS_PER_MINUTE, seconds=60.0)
+
+    def send(self, message: OutboundMessage) -> str:
+        try:
+            to = phones.normalize(message.address)
+        except phones.InvalidPhone:
+            raise ContactUnreachable("not a phone number") from None
+        key = number_key(to)
+        stopped = SmsContact.objects.filter(number_key=key).exists()
+        if stopped and not (message.options or {}).get("stop_confirmation"):
+            raise ContactUnreachable("the number texted STOP")
+        parts = segments(message.body)
+        order = send_order(to, parts)
+        if not order:
+            raise ChannelError("no SMS gateway configured with capacity left today")
+        soonest = None
+        for gateway in order:
+            # One slot per part: a SIM's per-minute limit counts parts, not messages.
+            interval = 60.0 / gateway.per_minute * parts
+            try:
+                send_slot([(f"sms:gateway:{gateway.pk}", interval)], max_wait=MAX_WAIT)
+            except ChannelBusy as busy:
+                soonest = min(soonest or busy.retry_after, busy.retry_after)
+                continue  # this SIM is busy: the next one may be free now
+            try:
+                provider_id = smsgate.send(
+                    gateway, to, message.body, idempotency_key=message.idempotency_key
+                )
+            except smsgate.GatewayDown:
+                gateway_failed(gateway)
+                continue  # fail over to the next SIM at once
+            except smsgate.Refused as exc:
+                raise ChannelError(
+                    f"the gateway refused the message ({exc})", permanent=True
+                ) from None
+            SmsDelivery.objects.create(
+                outbox_id=message.outbox_id,
+                gateway=gateway,
+                provider_id=provider_id,
+                to_key=key,
+                segments=parts,
+            )
+            return f"sms-{provider_id}"[:200]
+        if soonest is not None:
+            raise ChannelBusy(soonest, "every SIM is at its rate limit")
+        raise ChannelError("no SMS gateway answered")
+
+    def verify_webhook(self, request: HttpRequest) -> bool:
+        from bailanys.channels.sms.inbound import webhook_gateway
+
+        return webhook_gateway(request) is not None

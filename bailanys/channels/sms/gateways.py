@@ -1,0 +1,90 @@
+"""The SIM pool: which gateway sends next, within its per-minute rate and daily cap."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from bailanys.channels.sms.models import SmsGateway
+
+ENV_NAME = "env"
+
+
+def gateway_env() -> SmsGateway | None:
+    """The gateway described by BAILANYS_SMSGATE_*, created or brought up to date; None if unset."""
+    if not settings.BAILANYS_SMSGATE_URL:
+        return None
+    wanted = {
+        "url": settings.BAILANYS_SMSGATE_URL,
+        "username": settings.BAILANYS_SMSGATE_USERNAME,
+        "password": settings.BAILANYS_SMSGATE_PASSWORD,
+        "signing_key": settings.BAILANYS_SMSGATE_SIGNING_KEY,
+        "per_minute": settings.BAILANYS_SMS_PER_MINUTE,
+        "daily_cap": settings.BAILANYS_SMS_DAILY_CAP,
+    }
+    gateway = SmsGateway.objects.filter(name=ENV_NAME).first()
+    if gateway is None:
+        gateway, _created = SmsGateway.objects.get_or_create(
+            name=ENV_NAME, defaults={**wanted, "from_env": True}
+        )
+    changed = [field for field, value in wanted.items() if getattr(gateway, field) != value]
+    if changed:
+        for field in changed:
+            setattr(gateway, field, wanted[field])
+        gateway.save(update_fields=changed)
+    return gateway
+
+
+def gateways_configured() -> list[SmsGateway]:
+    gateway_env()
+    return list(SmsGateway.objects.filter(enabled=True).order_by("pk"))
+
+
+def sent_today(gateway: SmsGateway) -> int:
+    """SMS parts handed to this gateway since local midnight."""
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    total = gateway.deliveries.filter(created_at__gte=midnight).aggregate(n=Sum("segments"))["n"]
+    return total or 0
+
+
+def send_order(to_e164: str, segments: int) -> list[SmsGateway]:
+    """Gateways that may take `segments` more parts today, best first.
+
+    A SIM on the recipient's operator first (cheaper, and more likely to arrive),
+    then the one that has sent least today; stale gateways only when nothing else is left.
+    """
+    national = to_e164[2:] if to_e164.startswith("+7") else ""
+    candidates = []
+    for gateway in gateways_configured():
+        used = sent_today(gateway)
+        if used + segments > gateway.daily_cap:
+            continue
+        same_operator = bool(national) and any(national.startswith(p) for p in gateway.prefixes())
+        candidates.append((gateway.stale_since is not None, not same_operator, used, gateway.pk))
+    by_pk = {g.pk: g for g in SmsGateway.objects.filter(pk__in=[c[3] for c in candidates])}
+    return [by_pk[c[3]] for c in sorted(candidates)]
+
+
+def gateway_heard(gateway: SmsGateway, **health) -> None:
+    """The gateway spoke (a heartbeat, a report, a received SMS): it is not stale."""
+    fields = {"last_seen_at": timezone.now(), "stale_since": None, **health}
+    SmsGateway.objects.filter(pk=gateway.pk).update(**fields)
+
+
+def gateway_failed(gateway: SmsGateway) -> None:
+    """It did not answer a send: others take its work until it is heard again."""
+    SmsGateway.objects.filter(pk=gateway.pk, stale_since__isnull=True).update(
+        stale_since=timezone.now()
+    )
+
+
+def gateways_mark_stale() -> list[SmsGateway]:
+    """Gateways silent for BAILANYS_SMS_STALE_MINUTES become stale. Returns the newly stale."""
+    cutoff = timezone.now() - timedelta(minutes=settings.BAILANYS_SMS_STALE_MINUTES)
+    silent = SmsGateway.objects.filter(
+        enabled=True, stale_since__isnull=True, last_seen_at__lt=cutoff
+    )
+    newly = list(silent)
+    silent.update(stale_since=timezone.now())
+    return newly

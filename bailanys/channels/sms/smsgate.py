@@ -1,0 +1,72 @@
+"""sms-gate.app (SMS Gateway for Android): send through its local or cloud server, check
+its webhook signatures.
+
+Sending is POST {url}/message with basic auth and {"textMessage": {"text"},
+"phoneNumbers"}; in local mode {url} is the phone on the LAN (http://192.168.1.10:8080),
+so nothing needs the internet. Webhooks carry X-Signature, the hex HMAC-SHA256 of the raw
+body followed by the X-Timestamp value.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+
+from bailanys.channels.sms.models import SmsGateway
+
+TIMEOUT = 10  # seconds: a phone that takes longer is treated as not answering
+
+
+class GatewayDown(Exception):
+    """No answer, or an answer that says the gateway cannot send now (5xx, 401)."""
+
+
+class Refused(Exception):
+    """The gateway refused this message (4xx other than 401/429): another try cannot help."""
+
+
+def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) -> str:
+    """Hand one SMS to the phone; returns the gateway's message id."""
+    body = {
+        "textMessage": {"text": text},
+        "phoneNumbers": [to_e164],
+        "withDeliveryReport": True,
+    }
+    if gateway.sim_number:
+        body["simNumber"] = gateway.sim_number
+    url = gateway.url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise Refused("the gateway's address must start with http:// or https://")
+    auth = base64.b64encode(f"{gateway.username}:{gateway.password}".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310  the scheme is checked above
+        f"{url}/message",
+        data=json.dumps(body, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {auth}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+            answer = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403, 429) or exc.code >= 500:
+            raise GatewayDown(f"HTTP {exc.code}") from None
+        raise Refused(f"HTTP {exc.code}") from None
+    except (OSError, ValueError) as exc:  # refused, reset, timed out, not JSON
+        raise GatewayDown(type(exc).__name__) from None
+    message_id = answer.get("id") if isinstance(answer, dict) else None
+    if not message_id:
+        raise GatewayDown("no message id in the answer")
+    return str(message_id)
+
+
+def signature_valid(key: str, body: bytes, signature: str, timestamp: str, max_age: int) -> bool:
+    """X-Signature over body + X-Timestamp, and a timestamp no older (or newer) than max_age."""
+    if not key or not signature or not timestamp.isdigit():
+        return False
+    if abs(time.time() - int(timestamp)) > max_age:
+        return False
+    expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())

@@ -1,0 +1,292 @@
+"""The SMS channel against a fake sms-gate.app phone on a real socket.
+
+Inbound SMS, delivery reports and heartbeats arrive at the webhook signed as
+the app signs them; outbound SMS leave through the outbox (`bailanys worker
+--batch`) and the fake's log is what is asserted.
+"""
+
+import io
+import itertools
+import json
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from bailanys.channels.models import OutboxMessage, SmsDelivery, SmsGateway
+from tests.conftest import run_cli
+from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/channels/smsgate/webhook"
+MUM = "+77012345678"
+
+
+@pytest.fixture(autouse=True)
+def sms_settings(settings):
+    settings.BAILANYS_PUBLIC_URL = "https://relay.example.org"
+    settings.BAILANYS_SMS_JOIN_SECONDS = 0
+
+
+def post(body: bytes, headers: dict):
+    return Client().post(URL, data=body, content_type="application/json", headers=headers)
+
+
+def receive(fake, phone: str, text: str, **kwargs):
+    response = post(*fake.build_received(phone, text, **kwargs))
+    assert response.status_code == 200, response.content
+    return response.json()["result"]
+
+
+def deliver(timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    pending = (OutboxMessage.State.PENDING, OutboxMessage.State.SENDING)
+    while True:
+        run_cli("worker", "--batch")
+        if not OutboxMessage.objects.filter(state__in=pending).exists():
+            return
+        assert time.monotonic() < deadline, "the outbox did not empty"
+        time.sleep(0.1)
+
+
+def texts_to(fake, phone: str) -> list[str]:
+    return [m["text"] for m in fake.outbox if phone in m["phoneNumbers"]]
+
+
+def test_a_forged_or_stale_signature_is_refused_before_anything(fake_smsgate):
+    body, headers = fake_smsgate.build_received(MUM, "Позвоните маме 87011112233")
+    assert post(body, {**headers, "X-Signature": "0" * 64}).status_code == 401
+    assert post(body, {}).status_code == 401
+    assert post(body + b" ", headers).status_code == 401  # the body was changed
+    stale = fake_smsgate.build_received(MUM, "x", timestamp=int(time.time()) - 3600)
+    assert post(*stale).status_code == 401
+    ahead = fake_smsgate.build_received(MUM, "x", timestamp=int(time.time()) + 3600)
+    assert post(*ahead).status_code == 401
+    assert post(*fake_smsgate.build_received(MUM, "HELP")).status_code == 200
+
+
+def test_an_sms_request_becomes_a_case_and_the_sender_gets_an_answer(fake_smsgate):
+    sender = "87017654321"  # as phones often report it: no country code
+    assert receive(fake_smsgate, sender, "Позвоните маме Гульнаре 8 701 234 56 78, Алматы") == (
+        "received"
+    )
+    deliver()
+    assert texts_to(fake_smsgate, "+77017654321") == [
+        "Received. A volunteer will call them. We will text you the answer."
+    ]
+    _username, _password, token = _volunteer()
+    from tests.conftest import Api
+
+    claim = Api(token).post("/claims").json()
+    assert claim["recipient_phone"] == MUM
+    done = Api(token).post(
+        f"/claims/{claim['claim_id']}/outcome", {"outcome": "reached", "reply": "Всё хорошо"}
+    )
+    assert done.status_code == 200
+    deliver()
+    told = texts_to(fake_smsgate, "+77017654321")[-1]
+    assert "Всё хорошо" in told
+
+
+def _volunteer():
+    from tests.conftest import make_account
+
+    return make_account()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("HELP", "write who to call"),
+        ("помощь", "Bailanys"),
+        ("Көмек!", "Bailanys"),
+    ],
+)
+def test_help_in_each_script(fake_smsgate, text, expected):
+    receive(fake_smsgate, MUM, text)
+    deliver()
+    answer = texts_to(fake_smsgate, MUM)
+    assert len(answer) == 1 and expected in answer[0]
+
+
+@pytest.mark.parametrize("stop", ["STOP", "стоп", "Тоқта"])
+def test_stop_ends_sms_to_that_number_until_start(fake_smsgate, stop):
+    receive(fake_smsgate, MUM, stop)
+    deliver()
+    assert len(texts_to(fake_smsgate, MUM)) == 1  # the confirmation, and nothing after
+    receive(fake_smsgate, MUM, "help")
+    deliver()
+    assert len(texts_to(fake_smsgate, MUM)) == 1
+    failed = OutboxMessage.objects.filter(channel="sms", state=OutboxMessage.State.FAILED)
+    assert failed.count() == 1
+    receive(fake_smsgate, MUM, "START")
+    deliver()
+    assert len(texts_to(fake_smsgate, MUM)) == 2
+
+
+def test_the_same_sms_twice_with_new_event_ids_is_one_and_a_later_repeat_is_kept(fake_smsgate):
+    assert receive(fake_smsgate, MUM, "help") == "received"
+    assert receive(fake_smsgate, MUM, "help") == "duplicate"  # new event id, seconds later
+    body, headers = fake_smsgate.build_received(MUM, "помощь", event_id="evt-1")
+    assert post(body, headers).json()["result"] == "received"
+    assert post(body, headers).json()["result"] == "duplicate"  # the app retrying one event
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        assert receive(fake_smsgate, MUM, "help") == "received"
+
+
+def test_a_two_part_sms_is_joined_before_it_is_read(fake_smsgate):
+    first = "Позвоните пожалуйста моей маме Гульнаре, она в Алматы, номер 8 701 234 56 7"
+    first = first[:67].ljust(67, " ")
+    assert len(first) == 67
+    receive(fake_smsgate, "+77019998877", first[:60] + "8 701 2")
+    receive(fake_smsgate, "+77019998877", "34 56 78. Скажите, что я жива, всё хорошо")
+    deliver()
+    from tests.conftest import Api, make_account
+
+    _u, _p, token = make_account()
+    claim = Api(token).post("/claims").json()
+    assert claim["recipient_phone"] == MUM
+
+
+def test_delivery_states_are_honest(fake_smsgate):
+    receive(fake_smsgate, MUM, "help")
+    deliver()
+    delivery = SmsDelivery.objects.get()
+    assert delivery.state == "queued"
+    message_id = delivery.provider_id
+    assert post(*fake_smsgate.build_report(message_id, "sent")).json()["result"] == "sent"
+    delivery.refresh_from_db()
+    assert delivery.state == "sent"
+    report = fake_smsgate.build_report(message_id, "delivered", event_id="dr-1")
+    assert post(*report).json()["result"] == "delivered"
+    assert post(*report).json()["result"] == "duplicate"
+    # a late "sent" does not undo "delivered"
+    post(*fake_smsgate.build_report(message_id, "sent"))
+    delivery.refresh_from_db()
+    assert delivery.state == "delivered"
+
+    receive(fake_smsgate, "+77015550000", "help")
+    deliver()
+    silent = SmsDelivery.objects.exclude(pk=delivery.pk).get()
+    post(*fake_smsgate.build_report(silent.provider_id, "sent"))  # sent, never reported delivered
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        post(*fake_smsgate.build_ping())  # the phone itself is alive
+        run_cli("worker", "--batch")
+    silent.refresh_from_db()
+    assert silent.state == "unknown"
+
+
+def second_gateway(fake: FakeSmsGate, name: str, *extra: str) -> None:
+    """Add a gateway with `bailanys sms add`, after the one from the environment."""
+    assert "env\t" in run_cli("sms", "list")
+    out = io.StringIO()
+    call_command(
+        "sms",
+        "add",
+        name,
+        fake.url,
+        "--username",
+        fake.username,
+        "--password",
+        fake.password,
+        "--signing-key",
+        SIGNING_KEY,
+        *extra,
+        stdout=out,
+    )
+    assert "added" in out.getvalue()
+
+
+def test_sending_spreads_over_sims_and_keeps_each_sims_rate(fake_smsgate, settings):
+    settings.BAILANYS_SMS_PER_MINUTE = 120  # one part every 0.5 s per SIM, to keep this short
+    with FakeSmsGate() as other:
+        second_gateway(other, "sim2", "--per-minute", "120")
+        for n in range(12):
+            receive(fake_smsgate, f"+7701555{n:04d}", "help")
+        deliver(timeout=60)
+        assert len(fake_smsgate.outbox) + len(other.outbox) == 12
+        assert fake_smsgate.outbox and other.outbox
+        for phone in (fake_smsgate, other):
+            times = [m["t"] for m in phone.outbox]
+            gaps = [b - a for a, b in itertools.pairwise(times)]
+            assert min(gaps) >= 0.49, gaps  # 120 parts a minute: never two within 0.5 s
+
+
+def test_the_daily_cap_and_the_operator_prefix(fake_smsgate, settings):
+    with FakeSmsGate() as beeline:
+        second_gateway(beeline, "beeline", "--prefixes", "705,777", "--daily-cap", "2")
+        receive(fake_smsgate, "+77051112233", "help")
+        receive(fake_smsgate, "+77771112233", "help")
+        receive(fake_smsgate, "+77051112244", "help")  # the Beeline SIM's cap is reached
+        deliver()
+        assert [m["phoneNumbers"] for m in beeline.outbox] == [["+77051112233"], ["+77771112233"]]
+        assert [m["phoneNumbers"] for m in fake_smsgate.outbox] == [["+77051112244"]]
+
+
+def test_a_dead_sim_fails_over_and_a_silent_gateway_gives_its_queue_away(fake_smsgate):
+    with FakeSmsGate() as other:
+        second_gateway(other, "sim2")
+        fake_smsgate.fail_next(0)  # the env phone drops the connection
+        receive(other, MUM, "help")
+        deliver()
+        assert len(other.outbox) == 1 and not fake_smsgate.outbox
+        assert SmsGateway.objects.get(name="env").stale_since is not None
+
+        # sim2 took a message but never reports on it, and then goes silent
+        receive(fake_smsgate, "+77015550000", "help")  # the env phone is heard again
+        post(*fake_smsgate.build_ping())
+        SmsGateway.objects.filter(name="env").update(enabled=False)
+        receive(other, "+77015551111", "help")
+        deliver()
+        assert len(other.outbox) == 3
+        SmsGateway.objects.filter(name="env").update(enabled=True)
+        with time_machine.travel(timezone.now() + timedelta(minutes=30)):
+            post(*fake_smsgate.build_ping())  # env is alive; sim2 has been silent
+            run_cli("worker", "--batch")
+            deliver()
+        assert SmsGateway.objects.get(name="sim2").stale_since is not None
+        assert len(fake_smsgate.outbox) >= 1  # the stuck SMS went out through env
+
+
+def test_a_heartbeat_records_battery_and_network(fake_smsgate):
+    assert post(*fake_smsgate.build_ping(battery=42, network="cellular")).json() == {
+        "result": "ping"
+    }
+    gateway = SmsGateway.objects.get(name="env")
+    assert gateway.battery == 42
+    assert gateway.network == "cellular"
+    assert gateway.last_seen_at is not None
+
+
+@hypothesis_settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=500), sender=st.sampled_from([MUM, "87011234567", "Kaspi", "+1"]))
+def test_any_inbound_text_is_taken_without_an_error(fake_smsgate, caplog, text, sender):
+    caplog.set_level(logging.ERROR)
+    body, headers = fake_smsgate.build_received(sender, text)
+    assert post(body, headers).status_code == 200
+    run_cli("worker", "--batch")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_unknown_or_broken_events_are_answered_200(fake_smsgate):
+    for event, payload in (("sms:unknown", {}), ("sms:received", {"message": 5}), ("x", [])):
+        body, headers = fake_smsgate.build_event(event, payload)
+        assert post(body, headers).status_code == 200
+    body = b"not json"
+    stamp = str(int(time.time()))
+    from tests.fake_smsgate import sign
+
+    response = post(body, {"X-Signature": sign(SIGNING_KEY, body, stamp), "X-Timestamp": stamp})
+    assert response.status_code == 200
+    assert json.loads(response.content)["result"] == "ignored"
