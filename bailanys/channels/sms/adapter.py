@@ -15,11 +15,17 @@ from bailanys.channels.base import (
 from bailanys.channels.ratelimit import send_slot
 from bailanys.channels.sms import smsgate
 from bailanys.channels.sms.gateways import gateway_failed, send_order
-from bailanys.channels.sms.models import SmsContact, SmsDelivery
+from bailanys.channels.sms.models import SmsContact, SmsDelivery, SmsGateway
 from bailanys.channels.sms.segments import segments
 from bailanys.privacy.crypto import blind_index
 
 MAX_WAIT = 2.0  # seconds a worker waits for a SIM's next slot before putting the message back
+
+
+def driver(gateway):
+    """The module that talks to this kind of gateway: send(gateway, to, text, *,
+    idempotency_key) -> provider id, raising smsgate.GatewayDown or smsgate.Refused."""
+    return {SmsGateway.Kind.SMSGATE: smsgate}[gateway.kind]
 
 
 def number_key(e164: str) -> str:
@@ -55,7 +61,7 @@ class SmsChannel(Channel):
                 soonest = min(soonest or busy.retry_after, busy.retry_after)
                 continue  # this SIM is busy: the next one may be free now
             try:
-                provider_id = smsgate.send(
+                provider_id = driver(gateway).send(
                     gateway, to, message.body, idempotency_key=message.idempotency_key
                 )
             except smsgate.GatewayDown:

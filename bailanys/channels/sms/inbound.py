@@ -118,11 +118,20 @@ def _received(gateway: SmsGateway, payload: dict) -> str:
     text = payload.get("message")
     if not isinstance(raw_sender, str) or not isinstance(text, str):
         return "ignored"
+    return inbound_accept(gateway, raw_sender, text)
+
+
+def inbound_accept(gateway: SmsGateway, raw_sender: str, text: str) -> str:
+    """Take one received SMS from any gateway kind: "received" or "duplicate".
+
+    The sender may come without a country code (KZ is assumed) or be alphanumeric
+    (a bank, the operator), which is kept but never answered.
+    """
     raw_sender = raw_sender.strip()[:40]
     try:
         sender, is_phone = phones.normalize(raw_sender), True
     except phones.InvalidPhone:
-        sender, is_phone = raw_sender, False  # an alphanumeric sender: a bank, an operator
+        sender, is_phone = raw_sender, False
     text = text.replace("\x00", "")[:2000]
     now = timezone.now()
     repeat_key = blind_index(f"sms-in:{gateway.pk}:{sender}:{text}")
@@ -143,6 +152,11 @@ def _received(gateway: SmsGateway, payload: dict) -> str:
     run_after = now + timedelta(seconds=settings.BAILANYS_SMS_JOIN_SECONDS)
     transaction.on_commit(lambda: sms_inbound_handle.using(run_after=run_after).enqueue(inbound.pk))
     return "received"
+
+
+def delivery_report(gateway: SmsGateway, provider_id: str, state: str) -> str:
+    """A gateway's report on an SMS it sent (sent, delivered, failed), from any gateway kind."""
+    return _report(gateway, state, {"messageId": provider_id})
 
 
 # --- Acting on a received SMS -----------------------------------------------------
