@@ -1,5 +1,7 @@
 """The SMS channel behind the channel interface: spread over the SIM pool, within limits."""
 
+import importlib
+
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -22,10 +24,17 @@ from bailanys.privacy.crypto import blind_index
 MAX_WAIT = 2.0  # seconds a worker waits for a SIM's next slot before putting the message back
 
 
+DRIVERS = {
+    SmsGateway.Kind.SMSGATE: "bailanys.channels.sms.smsgate",
+    SmsGateway.Kind.GAMMU: "bailanys.channels.sms.gammu",
+    SmsGateway.Kind.HTTP: "bailanys.channels.sms.httpsms",
+}
+
+
 def driver(gateway):
     """The module that talks to this kind of gateway: send(gateway, to, text, *,
     idempotency_key) -> provider id, raising smsgate.GatewayDown or smsgate.Refused."""
-    return {SmsGateway.Kind.SMSGATE: smsgate}[gateway.kind]
+    return importlib.import_module(DRIVERS[gateway.kind])
 
 
 def number_key(e164: str) -> str:

@@ -12,10 +12,15 @@ class SmsGateway(SealedModel):
 
     class Kind(models.TextChoices):
         SMSGATE = "smsgate", "sms-gate.app"
+        GAMMU = "gammu", "Gammu SMSD (USB modem)"
+        HTTP = "http", "HTTP provider (Twilio-style)"
 
     name = models.CharField(max_length=60, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SMSGATE)
+    # smsgate: the phone's server; http: the provider's API base; gammu: the spool folder.
     url = models.CharField(max_length=300)
+    # The number messages come from (an HTTP provider's "From"); empty for phones.
+    from_number = models.CharField(max_length=40, blank=True)
     username = models.CharField(max_length=100, blank=True)
     password = SealedTextField(blank=True)
     signing_key = SealedTextField(blank=True)
