@@ -302,6 +302,13 @@ BAILANYS_SMS_JOIN_SECONDS = env_int("BAILANYS_SMS_JOIN_SECONDS", 5)
 BAILANYS_SMS_STALE_MINUTES = env_int("BAILANYS_SMS_STALE_MINUTES", 15, minimum=1)
 # A sent SMS with no delivery report after this long is "unknown", never "delivered".
 BAILANYS_SMS_REPORT_MINUTES = env_int("BAILANYS_SMS_REPORT_MINUTES", 60, minimum=1)
+# The SMS bridge: cases of these kinds are first sent to the recipient by SMS (when a
+# gateway is configured); no reply within BAILANYS_SMS_BRIDGE_MINUTES puts them in the call
+# queue. An empty list turns the bridge off.
+BAILANYS_SMS_BRIDGE_KINDS = [
+    k for k in env_str("BAILANYS_SMS_BRIDGE_KINDS", "deliver_message").split(",") if k.strip()
+]
+BAILANYS_SMS_BRIDGE_MINUTES = env_int("BAILANYS_SMS_BRIDGE_MINUTES", 30, minimum=1)
 
 # Accounts (see docs/accounts.md).
 BAILANYS_INVITATION_DAYS = env_int("BAILANYS_INVITATION_DAYS", 7, minimum=1)

@@ -143,6 +143,7 @@ def fill(route: str, scene: dict) -> str:
         "user_id": str(scene["user_a"]),
         "action": "suspend",  # the worst a stranger could do to volunteer A
         "post_id": "999999",  # no post waits for review in this scene
+        "name": "twilio",  # no HTTP SMS provider is set up in this scene
     }
     if route.startswith("accounts/join/"):
         values["token"] = scene["invitation_token"]
@@ -224,6 +225,9 @@ EXPECTED = {
     "channels/telegram/webhook": expect({405}, {403}, anon_get={405}, anon_post={403}),
     # sms-gate.app's webhook answers only a valid signature; without it, 401 before anything.
     "channels/smsgate/webhook": expect({405}, {401}, anon_get={405}, anon_post={401}),
+    # An HTTP provider's callbacks: an unknown provider is 404, a bad signature 403.
+    "channels/http-sms/<str:name>/status": expect({405}, {404}, anon_get={405}, anon_post={404}),
+    "channels/http-sms/<str:name>/inbound": expect({405}, {404}, anon_get={405}, anon_post={404}),
     # A link code is made for the logged-in person only and shows nothing of others.
     "console/telegram/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
 }

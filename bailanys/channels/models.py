@@ -58,6 +58,7 @@ class RateBucket(models.Model):
 
 
 from bailanys.channels.sms.models import (  # noqa: E402  each channel's own tables
+    SmsBridge,
     SmsContact,
     SmsDelivery,
     SmsEvent,
@@ -73,6 +74,7 @@ from bailanys.channels.telegram.models import (  # noqa: E402
 __all__ = [
     "OutboxMessage",
     "RateBucket",
+    "SmsBridge",
     "SmsContact",
     "SmsDelivery",
     "SmsEvent",

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from bailanys.channels.sms import httpsms
 from bailanys.channels.sms import views as sms
 from bailanys.channels.telegram import views as telegram
 
@@ -7,5 +8,8 @@ app_name = "channels"
 urlpatterns = [
     path("channels/telegram/webhook", telegram.webhook, name="telegram_webhook"),
     path("channels/smsgate/webhook", sms.smsgate_webhook, name="smsgate_webhook"),
+    # An HTTP provider's callbacks; the status path is also built into every send.
+    path("channels/http-sms/<str:name>/status", httpsms.status_callback, name="httpsms_status"),
+    path("channels/http-sms/<str:name>/inbound", httpsms.inbound, name="httpsms_inbound"),
     path("console/telegram/", telegram.link, name="telegram_link"),
 ]

@@ -55,6 +55,7 @@ class Resolution(models.TextChoices):
     REFUSED = "refused", _("Refused to talk")
     UNREACHABLE = "unreachable", _("Could not be reached")
     WITHDRAWN = "withdrawn", _("Withdrawn by the requester")
+    SELF_REPORTED = "self_reported", _("Said by SMS they are safe (unverified)")
 
 
 class Requester(SealedModel):
@@ -182,11 +183,24 @@ class Claim(models.Model):
 class Attempt(SealedModel):
     """One call: its outcome and what the recipient answered."""
 
+    class Via(models.TextChoices):
+        CALL = "call", _("A volunteer's call")
+        SMS_BRIDGE = "sms_bridge", _("An SMS answered by SMS")
+        SMS_CHECKIN = "sms_checkin", _("Safe check-in by SMS")
+
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attempts")
-    claim = models.OneToOneField(Claim, on_delete=models.CASCADE, related_name="attempt")
-    volunteer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attempts"
+    # Empty when nobody called: the recipient answered an SMS or checked in by SMS.
+    claim = models.OneToOneField(
+        Claim, null=True, blank=True, on_delete=models.CASCADE, related_name="attempt"
     )
+    volunteer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="attempts",
+    )
+    via = models.CharField(max_length=20, choices=Via.choices, default=Via.CALL)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     reply = SealedTextField(blank=True)
     note = SealedTextField(blank=True)

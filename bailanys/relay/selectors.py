@@ -41,6 +41,7 @@ def status_label(status: str) -> str:
         "refused": _("Did not want to talk"),
         "unreachable": _("Could not be reached"),
         "withdrawn": _("Withdrawn"),
+        "self_reported": _("Said by SMS they are safe (unverified)"),
     }
     return labels[status]
 
@@ -253,7 +254,7 @@ def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None 
                 "recipient_name": case.recipient_name,
                 "recipient_city": case.recipient_city,
                 "note": last.note if last else "",
-                "volunteer": last.volunteer.username if last else "",
+                "volunteer": _who(last),
                 "since": last.created_at if last else case.created_at,
             }
         )
@@ -282,7 +283,7 @@ def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None 
         {
             "case_id": a.case_id,
             "outcome": a.get_outcome_display(),
-            "volunteer": a.volunteer.username,
+            "volunteer": _who(a),
             "at": a.created_at,
         }
         for a in Attempt.objects.select_related("volunteer").order_by("-created_at")[:20]
@@ -352,3 +353,10 @@ def requests_for_contact(*, channel: str, contact: str, limit: int = 10) -> list
             )
         )
     return out
+
+
+def _who(attempt: Attempt | None) -> str:
+    """Who recorded an attempt: a volunteer's name, or how it came in (SMS)."""
+    if attempt is None:
+        return ""
+    return attempt.volunteer.username if attempt.volunteer else attempt.get_via_display()

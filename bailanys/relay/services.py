@@ -33,6 +33,7 @@ from bailanys.relay.models import (
     Requester,
     Resolution,
 )
+from bailanys.relay.signals import case_opened
 
 LANGUAGES = [code for code, _name in LANGUAGE_CHOICES]
 MAX_NAME = 200
@@ -272,6 +273,11 @@ def request_create(
             )
             if request.flag:
                 _flag_for_coordinator(case.pk, request.flag)
+            elif not Request.objects.filter(case=case).exclude(pk=request.pk).exists():
+                case_id, kind = case.pk, data.kind
+                transaction.on_commit(
+                    lambda: case_opened.send(sender=Case, case_id=case_id, kind=kind)
+                )
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -551,7 +557,9 @@ def never_money_line() -> str:
     return _("Bailanys volunteers never ask for money.")
 
 
-def notification_text(*, resolution: str, recipient_name: str, reply: str) -> str:
+def notification_text(
+    *, resolution: str, recipient_name: str, reply: str, via: str = Attempt.Via.CALL
+) -> str:
     """What a requester is told when their case ends, in the active language."""
     texts = {
         Resolution.REACHED: _("A volunteer reached %(name)s and passed on your message."),
@@ -567,7 +575,13 @@ def notification_text(*, resolution: str, recipient_name: str, reply: str) -> st
             "We called %(name)s several times and nobody answered. We have stopped trying; "
             "send a new request if you have another number."
         ),
+        Resolution.SELF_REPORTED: _(
+            "%(name)s said by SMS that they are safe. This is self-reported by SMS and "
+            "unverified: nobody spoke to them."
+        ),
     }
+    if via == Attempt.Via.SMS_BRIDGE:
+        texts[Resolution.REACHED] = _("%(name)s got your message by SMS and answered.")
     text = texts[resolution] % {"name": recipient_name}
     if reply:
         text += "\n" + _("Their reply: %(reply)s") % {"reply": reply}
@@ -581,7 +595,10 @@ def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> No
         requester = request.requester
         with translation.override(requester.language):
             body = notification_text(
-                resolution=resolution, recipient_name=request.recipient_name, reply=attempt.reply
+                resolution=resolution,
+                recipient_name=request.recipient_name,
+                reply=attempt.reply,
+                via=attempt.via,
             )
         outbox_add(
             channel=requester.channel,
@@ -590,6 +607,94 @@ def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> No
             idempotency_key=f"outcome:{attempt.pk}:request:{request.pk}",
             request_id=request.pk,
         )
+
+
+def case_close_by_sms(*, case_id: int, reply: str, resolution: str, via: str) -> Attempt | None:
+    """The recipient answered by SMS (a bridge reply, a safe check-in): close the case.
+
+    A volunteer holding the case loses it (their outcome would come too late); every
+    requester is told. Returns None when the case had closed already.
+    """
+    reply = clean_text(reply, multiline=True)[:MAX_REPLY]
+    now = timezone.now()
+    with transaction.atomic():
+        case = Case.objects.select_for_update().filter(pk=case_id).first()
+        if case is None or case.state == CaseState.CLOSED:
+            return None
+        if case.current_claim_id:
+            Claim.objects.filter(pk=case.current_claim_id, ended_at__isnull=True).update(
+                ended_at=now, end_reason=Claim.EndReason.RELEASED
+            )
+        Case.objects.filter(pk=case.pk).update(
+            state=CaseState.CLOSED,
+            resolution=resolution,
+            closed_at=now,
+            current_claim=None,
+            lease_expires_at=None,
+        )
+        attempt = Attempt.objects.create(
+            case=case, outcome=Outcome.REACHED, reply=reply, via=via, created_at=now
+        )
+        audit_record(
+            actor=f"sms:{via}",
+            action="case.outcome",
+            object_type="case",
+            object_id=case.pk,
+            detail=resolution,
+        )
+        _notify_requesters(case_id=case.pk, resolution=resolution, attempt=attempt)
+    return attempt
+
+
+def cases_open_for_number(phone_e164: str) -> list[int]:
+    """Open cases whose recipient is this number (there is at most one; kept general)."""
+    return list(
+        Case.objects.filter(recipient_key=recipient_key(phone_e164))
+        .exclude(state=CaseState.CLOSED)
+        .values_list("pk", flat=True)
+    )
+
+
+def cases_reopen_after_help(phone_e164: str, *, within_hours: int = 72) -> int:
+    """A later HELP overrides a safe check-in: its cases go back to the call queue.
+
+    The check-in stays in the history; requesters are told.
+    """
+    since = timezone.now() - timedelta(hours=within_hours)
+    key = recipient_key(phone_e164)
+    reopened = 0
+    with transaction.atomic():
+        if Case.objects.filter(recipient_key=key).exclude(state=CaseState.CLOSED).exists():
+            return 0  # an open case exists: it is in the queue already
+        case = (
+            Case.objects.select_for_update()
+            .filter(recipient_key=key, resolution=Resolution.SELF_REPORTED, closed_at__gte=since)
+            .order_by("-closed_at")
+            .first()
+        )
+        if case is None:
+            return 0
+        now = timezone.now()
+        Case.objects.filter(pk=case.pk).update(
+            state=CaseState.QUEUED, resolution="", closed_at=None, available_at=now, priority=1
+        )
+        audit_record(actor="sms:help", action="case.reopen", object_type="case", object_id=case.pk)
+        for request in Request.objects.filter(case=case, withdrawn_at__isnull=True).select_related(
+            "requester"
+        ):
+            with translation.override(request.requester.language):
+                body = _("%(name)s has since asked for help by SMS. Volunteers will call them.") % {
+                    "name": request.recipient_name
+                }
+            outbox_add(
+                channel=request.requester.channel,
+                address=request.requester.contact,
+                body=body,
+                idempotency_key=f"reopen:{case.pk}:{now.timestamp()}:{request.pk}",
+                request_id=request.pk,
+            )
+        reopened = 1
+    return reopened
 
 
 MAX_RETAIN_DAYS = 365

@@ -80,6 +80,8 @@ class SmsChannel(Channel):
                 raise ChannelError(
                     f"the gateway refused the message ({exc})", permanent=True
                 ) from None
+            if gateway.stale_since is not None:
+                SmsGateway.objects.filter(pk=gateway.pk).update(stale_since=None)  # it answered
             SmsDelivery.objects.create(
                 outbox_id=message.outbox_id,
                 gateway=gateway,

@@ -82,9 +82,10 @@ def gateway_failed(gateway: SmsGateway) -> None:
 def gateways_mark_stale() -> list[SmsGateway]:
     """Gateways silent for BAILANYS_SMS_STALE_MINUTES become stale. Returns the newly stale."""
     cutoff = timezone.now() - timedelta(minutes=settings.BAILANYS_SMS_STALE_MINUTES)
+    # HTTP providers send no heartbeat: only a failed send makes them stale.
     silent = SmsGateway.objects.filter(
         enabled=True, stale_since__isnull=True, last_seen_at__lt=cutoff
-    )
+    ).exclude(kind=SmsGateway.Kind.HTTP)
     newly = list(silent)
     silent.update(stale_since=timezone.now())
     return newly

@@ -36,6 +36,15 @@ logger = logging.getLogger("bailanys.sms")
 HELP_WORDS = {"help": "en", "помощь": "ru", "помогите": "ru", "көмек": "kk", "komek": "kk"}
 STOP_WORDS = {"stop": "en", "стоп": "ru", "тоқта": "kk"}
 START_WORDS = {"start": "en", "старт": "ru"}
+SAFE_WORDS = {
+    "safe": "en",
+    "аман": "kk",
+    "aman": "kk",
+    "жив": "ru",
+    "жива": "ru",
+    "живы": "ru",
+    "zhiv": "ru",
+}
 FINAL = {SmsDelivery.State.DELIVERED, SmsDelivery.State.FAILED}
 
 
@@ -109,7 +118,13 @@ def _report(gateway: SmsGateway, state: str, payload: dict) -> str:
         deliveries = deliveries.filter(state=SmsDelivery.State.QUEUED)
     else:
         deliveries = deliveries.exclude(state__in=FINAL)
+    changed = list(deliveries)
     deliveries.update(state=state, reported_at=timezone.now())
+    if state in FINAL:
+        from bailanys.channels.sms.bridge import bridge_report
+
+        for delivery in changed:
+            bridge_report(delivery, state)
     return state
 
 
@@ -257,10 +272,63 @@ def _act(inbound: SmsInbound, text: str) -> None:
             _say(inbound, 0, help_text())
         return
     if first in HELP_WORDS or not words:
+        from bailanys.relay.services import cases_reopen_after_help
+
         with translation.override(HELP_WORDS.get(first, "ru")):
-            _say(inbound, 0, help_text())
+            if cases_reopen_after_help(inbound.sender):
+                _say(inbound, 0, _("Volunteers will call you soon."))
+            else:
+                _say(inbound, 0, help_text())
+        return
+    if first in SAFE_WORDS:
+        _checkin(inbound, SAFE_WORDS[first], " ".join(words[1:]))
+        return
+    from bailanys.channels.sms.bridge import bridge_reply
+
+    if bridge_reply(inbound.sender, text):
+        with translation.override(_language(text)):
+            _say(inbound, 0, _("Thank you. Your answer was passed on."))
         return
     _request(inbound, text)
+
+
+def _checkin(inbound: SmsInbound, language: str, words: str) -> None:
+    """Safe check-in: every open request for this number is answered at once.
+
+    Only a received SMS from a phone number gets here (never an alphanumeric sender,
+    never the API). The answer gives a count, never who asked.
+    """
+    from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
+    from bailanys.relay.models import Attempt, Resolution
+    from bailanys.relay.services import case_close_by_sms, cases_open_for_number
+
+    with translation.override(language):
+        try:
+            rate_limit_hit(
+                scope="checkin:sms", source=inbound.sender_key, limit=Limit.parse("5/3600")
+            )
+        except Throttled:
+            _say(inbound, 0, _("Too many messages from this number. Try again later."))
+            return
+        answered = 0
+        for case_id in cases_open_for_number(inbound.sender):
+            if case_close_by_sms(
+                case_id=case_id,
+                reply=words,
+                resolution=Resolution.SELF_REPORTED,
+                via=Attempt.Via.SMS_CHECKIN,
+            ):
+                answered += 1
+        if answered:
+            _say(
+                inbound,
+                0,
+                _("Thank you. Everyone who asked about you has been told you are safe.")
+                + " "
+                + _("Requests answered: %(n)d.") % {"n": answered},
+            )
+        else:
+            _say(inbound, 0, _("Thank you. Nobody is looking for you through Bailanys now."))
 
 
 def _request(inbound: SmsInbound, text: str) -> None:

@@ -119,3 +119,27 @@ class SmsContact(models.Model):
 
     def __str__(self) -> str:
         return f"sms contact {self.pk}"
+
+
+class SmsBridge(models.Model):
+    """A case's message sent to the recipient by SMS, waiting for their SMS answer."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "waiting"
+        DELIVERED = "delivered", "delivered, no answer yet"
+        REPLIED = "replied", "answered"
+        FAILED = "failed", "not delivered"
+        EXPIRED = "expired", "no answer in time"
+
+    case = models.ForeignKey("relay.Case", on_delete=models.CASCADE, related_name="sms_bridges")
+    ref = models.CharField(max_length=12, db_index=True)
+    to_key = models.CharField(max_length=64, db_index=True)
+    outbox = models.ForeignKey(
+        "channels.OutboxMessage", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"sms bridge {self.pk} ({self.state})"

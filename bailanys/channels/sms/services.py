@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bailanys.channels.models import OutboxMessage
+from bailanys.channels.sms.bridge import bridges_sweep
 from bailanys.channels.sms.gateways import gateways_mark_stale
 from bailanys.channels.sms.inbound import deliveries_expire
 from bailanys.channels.sms.models import SmsDelivery
@@ -24,6 +25,7 @@ def sms_sweep() -> None:
             moved,
         )
     deliveries_expire()
+    bridges_sweep()
 
 
 def queued_move(*, gateway_id: int) -> int:

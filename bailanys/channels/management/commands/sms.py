@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from bailanys import phones
 from bailanys.channels.sms.gateways import gateways_configured, sent_today
 from bailanys.channels.sms.models import SmsGateway
 
@@ -14,7 +15,13 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add", help="Add a gateway (an sms-gate.app phone, or one SIM of it).")
         add.add_argument("name")
-        add.add_argument("url", help="e.g. http://192.168.1.10:8080 (local mode)")
+        add.add_argument(
+            "url",
+            help="smsgate: the phone, e.g. http://192.168.1.10:8080; gammu: the SMSD spool "
+            "folder; http: the provider's API base, e.g. https://api.twilio.com",
+        )
+        add.add_argument("--kind", choices=[k.value for k in SmsGateway.Kind], default="smsgate")
+        add.add_argument("--from-number", default="", help="http: the number SMS come from")
         add.add_argument("--username", default="")
         add.add_argument("--password", default="")
         add.add_argument("--signing-key", default="", help="the app's webhook signing key")
@@ -32,14 +39,25 @@ class Command(BaseCommand):
         getattr(self, f"_{action}")(**options)
 
     def _add(self, *, name, url, username, password, signing_key, sim, prefixes, **options):
-        if not url.startswith(("http://", "https://")):
+        kind = options["kind"]
+        if kind != SmsGateway.Kind.GAMMU and not url.startswith(("http://", "https://")):
             raise CommandError("The URL must start with http:// or https://.")
+        from_number = options["from_number"]
+        if kind == SmsGateway.Kind.HTTP and not from_number:
+            raise CommandError("An HTTP provider needs --from-number, the number SMS come from.")
+        if from_number:
+            try:
+                from_number = phones.normalize(from_number)
+            except phones.InvalidPhone as exc:
+                raise CommandError(f"--from-number: {exc}") from None
         if options["per_minute"] < 1 or options["daily_cap"] < 1:
             raise CommandError("--per-minute and --daily-cap must be at least 1.")
         if SmsGateway.objects.filter(name=name).exists():
             raise CommandError(f"A gateway called {name!r} exists already.")
         SmsGateway.objects.create(
             name=name[:60],
+            kind=kind,
+            from_number=from_number,
             url=url.rstrip("/"),
             username=username,
             password=password,
@@ -49,7 +67,13 @@ class Command(BaseCommand):
             per_minute=options["per_minute"],
             daily_cap=options["daily_cap"],
         )
-        self.stdout.write(f"Gateway {name} added. Its webhook: POST /channels/smsgate/webhook")
+        hooks = {
+            SmsGateway.Kind.SMSGATE: "its webhook: POST /channels/smsgate/webhook",
+            SmsGateway.Kind.HTTP: f"its webhooks: POST /channels/http-sms/{name}/inbound and "
+            f"/channels/http-sms/{name}/status",
+            SmsGateway.Kind.GAMMU: "the worker reads its spool folder",
+        }
+        self.stdout.write(f"Gateway {name} added; {hooks[kind]}.")
 
     def _list(self, **options):
         for gateway in gateways_configured() + list(SmsGateway.objects.filter(enabled=False)):

@@ -1,0 +1,167 @@
+"""The SMS bridge: a message goes to the recipient by SMS; their SMS answer comes back.
+
+When a case of a bridged kind (BAILANYS_SMS_BRIDGE_KINDS, by default deliver_message)
+opens and an SMS gateway is configured, the message is sent to the recipient from a local
+SIM, in their language, signed with a short reference. The case stays out of the call
+queue for BAILANYS_SMS_BRIDGE_MINUTES. Their SMS answer (from the number we wrote to, or
+quoting the reference) closes the case and goes to every requester. A failed delivery
+puts the case in the call queue at once; no answer in time, when the wait ends.
+Requesters hear "delivered" only from a delivery report, never from "sent".
+"""
+
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from bailanys.channels.models import OutboxMessage
+from bailanys.channels.services import outbox_add
+from bailanys.channels.sms.gateways import gateways_configured
+from bailanys.channels.sms.models import SmsBridge, SmsDelivery
+from bailanys.privacy.audit import audit_record
+from bailanys.privacy.crypto import blind_index
+
+REF_RE = re.compile(r"\bB(\d{1,9})\b", re.IGNORECASE)
+OPEN = (SmsBridge.State.WAITING, SmsBridge.State.DELIVERED, SmsBridge.State.EXPIRED)
+ANSWER_DAYS = 7  # an answer this late still reaches the requesters
+
+
+def _number_key(e164: str) -> str:
+    return blind_index(f"sms:{e164}")
+
+
+def on_case_opened(sender, *, case_id: int, kind: str, **kwargs) -> None:
+    if kind not in settings.BAILANYS_SMS_BRIDGE_KINDS or not gateways_configured():
+        return
+    bridge_start(case_id=case_id)
+
+
+def bridge_start(*, case_id: int) -> SmsBridge | None:
+    from bailanys.relay.models import Case, CaseState
+
+    now = timezone.now()
+    with transaction.atomic():
+        case = (
+            Case.objects.select_for_update()
+            .filter(pk=case_id, state=CaseState.QUEUED, current_claim__isnull=True)
+            .first()
+        )
+        if case is None or SmsBridge.objects.filter(case=case).exists():
+            return None
+        first = case.requests.select_related("requester").order_by("created_at").first()
+        if first is None or not first.message:
+            return None
+        ref = f"B{case.pk}"
+        with translation.override(case.recipient_language):
+            body = _(
+                "%(message)s\n— %(sender)s, via Bailanys volunteers. Reply to this SMS to "
+                "answer. %(ref)s"
+            ) % {"message": first.message, "sender": first.requester.name, "ref": ref}
+        expires = now + timedelta(minutes=settings.BAILANYS_SMS_BRIDGE_MINUTES)
+        Case.objects.filter(pk=case.pk).update(available_at=expires)
+        outbox = outbox_add(
+            channel="sms",
+            address=case.recipient_phone,
+            body=body,
+            idempotency_key=f"bridge:{case.pk}",
+        )
+        bridge = SmsBridge.objects.create(
+            case=case,
+            ref=ref,
+            to_key=_number_key(case.recipient_phone),
+            outbox=outbox,
+            expires_at=expires,
+        )
+        audit_record(
+            actor="sms:bridge", action="case.bridge", object_type="case", object_id=case.pk
+        )
+    return bridge
+
+
+def _to_call_queue(bridge: SmsBridge) -> None:
+    from bailanys.relay.models import Case, CaseState
+
+    Case.objects.filter(pk=bridge.case_id, state=CaseState.QUEUED).update(
+        available_at=timezone.now()
+    )
+
+
+def bridge_report(delivery: SmsDelivery, state: str) -> None:
+    """A delivery report on a bridge SMS: tell requesters it arrived, or call instead."""
+    from bailanys.relay.models import Request
+
+    bridge = (
+        SmsBridge.objects.filter(outbox_id=delivery.outbox_id, state=SmsBridge.State.WAITING)
+        .select_related("case")
+        .first()
+        if delivery.outbox_id
+        else None
+    )
+    if bridge is None:
+        return
+    if state == SmsDelivery.State.FAILED:
+        SmsBridge.objects.filter(pk=bridge.pk).update(state=SmsBridge.State.FAILED)
+        _to_call_queue(bridge)
+        return
+    if state != SmsDelivery.State.DELIVERED:
+        return
+    SmsBridge.objects.filter(pk=bridge.pk).update(state=SmsBridge.State.DELIVERED)
+    for request in Request.objects.filter(
+        case_id=bridge.case_id, withdrawn_at__isnull=True
+    ).select_related("requester"):
+        with translation.override(request.requester.language):
+            body = _(
+                "Your message was delivered to %(name)s by SMS. If they answer, you will read it "
+                "here; if not, a volunteer will call."
+            ) % {"name": request.recipient_name}
+        outbox_add(
+            channel=request.requester.channel,
+            address=request.requester.contact,
+            body=body,
+            idempotency_key=f"bridge-delivered:{bridge.pk}:{request.pk}",
+            request_id=request.pk,
+        )
+
+
+def bridge_reply(sender_e164: str, text: str) -> bool:
+    """An SMS that answers a bridge message: relayed to the requesters. False if it is not one."""
+    from bailanys.relay.models import Attempt, Resolution
+    from bailanys.relay.services import case_close_by_sms
+
+    since = timezone.now() - timedelta(days=ANSWER_DAYS)
+    bridges = SmsBridge.objects.filter(
+        to_key=_number_key(sender_e164), state__in=OPEN, created_at__gte=since
+    )
+    ref = REF_RE.search(text)
+    bridge = None
+    if ref:
+        bridge = bridges.filter(ref=f"B{ref.group(1)}").first()
+    bridge = bridge or bridges.order_by("-created_at").first()
+    if bridge is None:
+        return False
+    answer = REF_RE.sub("", text).strip() if ref else text.strip()
+    with transaction.atomic():
+        SmsBridge.objects.filter(pk=bridge.pk).update(state=SmsBridge.State.REPLIED)
+        case_close_by_sms(
+            case_id=bridge.case_id,
+            reply=answer,
+            resolution=Resolution.REACHED,
+            via=Attempt.Via.SMS_BRIDGE,
+        )
+    return True
+
+
+def bridges_sweep() -> None:
+    """Bridges whose SMS could not be sent go to the call queue; waits that ran out end."""
+    for bridge in SmsBridge.objects.filter(
+        state=SmsBridge.State.WAITING, outbox__state=OutboxMessage.State.FAILED
+    ):
+        SmsBridge.objects.filter(pk=bridge.pk).update(state=SmsBridge.State.FAILED)
+        _to_call_queue(bridge)
+    SmsBridge.objects.filter(
+        state__in=(SmsBridge.State.WAITING, SmsBridge.State.DELIVERED),
+        expires_at__lt=timezone.now(),
+    ).update(state=SmsBridge.State.EXPIRED)

@@ -1,0 +1,232 @@
+"""Twilio-style HTTP SMS providers: send through the Messages API, take status callbacks and
+incoming-message webhooks signed with X-Twilio-Signature.
+
+A gateway of kind "http" keeps the provider's API base in `url` (https://api.twilio.com, or a
+compatible provider's), the Account SID in `username`, the auth token in `password` and the
+sending number in `from_number`.
+
+Sending is ``POST {url}/2010-04-01/Accounts/{AccountSid}/Messages.json``, form-encoded ``To``,
+``From``, ``Body`` and ``StatusCallback``, with basic auth SID:token; the answer (201) is the
+Message resource as JSON, whose ``sid`` we keep. The Messages API takes no idempotency key, so
+a send whose answer is lost on the way back may go out twice, as with any such provider.
+
+Twilio posts form-encoded webhooks and signs each with ``X-Twilio-Signature``: the base64
+HMAC-SHA1, keyed with the auth token, of the full URL Twilio requested followed by every POST
+parameter's name and value, sorted by name, with no delimiters. The URL must be the one Twilio
+was given, so behind a reverse proxy (TLS terminated, another host name) set
+BAILANYS_PUBLIC_URL: the URL checked is then BAILANYS_PUBLIC_URL + the request's path and
+query, and it is also the base of the StatusCallback URL sent with every message. Without it
+the URL is the one Django sees (``request.build_absolute_uri()``), right only when Twilio
+reaches Django directly.
+
+Point the number's "A message comes in" webhook (HTTP POST) at
+``{BAILANYS_PUBLIC_URL}/channels/http-sms/<gateway name>/inbound``; status callbacks go to
+``…/channels/http-sms/<gateway name>/status`` by themselves.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, QueryDict
+from django.shortcuts import get_object_or_404
+from django.utils.encoding import escape_uri_path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from bailanys.channels.sms.inbound import delivery_report, inbound_accept
+from bailanys.channels.sms.models import SmsEvent, SmsGateway
+from bailanys.channels.sms.smsgate import GatewayDown, Refused
+
+API_VERSION = "2010-04-01"
+TIMEOUT = 10  # seconds: a provider that takes longer is treated as not answering
+# Twilio's MessageStatus -> our delivery state; queued, sending, accepted, … say nothing new.
+STATES = {"sent": "sent", "delivered": "delivered", "undelivered": "failed", "failed": "failed"}
+# An empty TwiML answer: the message is taken, Twilio sends no reply of its own.
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def callback_path(gateway_name: str, kind: str) -> str:
+    """/channels/http-sms/<name>/<kind>, escaped as Django's request.get_full_path() gives it."""
+    return escape_uri_path(f"/channels/http-sms/{gateway_name}/{kind}")
+
+
+def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) -> str:
+    """Hand one SMS to the provider; returns its message sid (SM…)."""
+    base = gateway.url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise Refused("the provider's address must start with http:// or https://")
+    if not gateway.username or not gateway.from_number:
+        raise Refused("the gateway needs an account SID (username) and a from number")
+    form = {"To": to_e164, "From": gateway.from_number, "Body": text}
+    if settings.BAILANYS_PUBLIC_URL:
+        form["StatusCallback"] = settings.BAILANYS_PUBLIC_URL + callback_path(
+            gateway.name, "status"
+        )
+    account = urllib.parse.quote(gateway.username, safe="")
+    auth = base64.b64encode(f"{gateway.username}:{gateway.password}".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310  the scheme is checked above
+        f"{base}/{API_VERSION}/Accounts/{account}/Messages.json",
+        data=urllib.parse.urlencode(form).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            "Authorization": f"Basic {auth}",
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+            answer = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403, 429) or exc.code >= 500:
+            raise GatewayDown(f"HTTP {exc.code}") from None
+        raise Refused(f"HTTP {exc.code}{_error_code(exc)}") from None
+    except (OSError, ValueError) as exc:  # refused, reset, timed out, not JSON
+        raise GatewayDown(type(exc).__name__) from None
+    sid = answer.get("sid") if isinstance(answer, dict) else None
+    if not isinstance(sid, str) or not sid:
+        raise GatewayDown("no message sid in the answer")
+    return sid
+
+
+def _error_code(exc: urllib.error.HTTPError) -> str:
+    """Twilio's numeric error code (21211: not a valid 'To' number…), never its message, which
+    may quote the number."""
+    try:
+        code = json.loads(exc.read() or b"{}").get("code")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return f", error {code}" if isinstance(code, int) else ""
+
+
+# --- Webhooks ----------------------------------------------------------------------
+
+
+def _pairs(params: dict[str, list[str]] | QueryDict) -> list[tuple[str, list[str]]]:
+    if isinstance(params, QueryDict):
+        return list(params.lists())
+    return [(name, value if isinstance(value, list) else [value]) for name, value in params.items()]
+
+
+def compute_signature(token: str, url: str, params: dict[str, list[str]] | QueryDict) -> str:
+    """X-Twilio-Signature for a request to `url` with these POST parameters.
+
+    The URL, then each parameter name followed by its value, names sorted (a name sent more
+    than once: its values sorted too, as Twilio's helper libraries do); HMAC-SHA1 keyed with
+    the auth token, base64.
+    """
+    data = url
+    for name, values in sorted(_pairs(params), key=lambda pair: pair[0]):
+        for value in sorted(values):
+            data += name + value
+    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _port_variants(url: str) -> list[str]:
+    """The URL as given, without its port, and with it (the scheme's default when none).
+
+    Twilio's helper libraries accept the last two, as Twilio has signed both forms.
+    """
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # not a number
+        return [url]
+    if not parts.hostname:
+        return [url]
+    userinfo, at, host = parts.netloc.rpartition("@")
+    bare = host[: host.index("]") + 1] if host.startswith("[") else host.partition(":")[0]
+    without = parts._replace(netloc=f"{userinfo}{at}{bare}").geturl()
+    with_port = parts._replace(netloc=f"{userinfo}{at}{bare}:{port}").geturl()
+    return list(dict.fromkeys([url, without, with_port]))
+
+
+def signature_valid(
+    token: str, url: str, params: dict[str, list[str]] | QueryDict, signature: str
+) -> bool:
+    """Twilio signed this request (constant-time comparison)."""
+    if not token or not signature:
+        return False
+    given = signature.strip().encode()
+    valid = False
+    for candidate in _port_variants(url):
+        expected = compute_signature(token, candidate, params).encode()
+        valid |= hmac.compare_digest(expected, given)
+    return valid
+
+
+def signed_url(request: HttpRequest) -> str:
+    """The URL Twilio signed: BAILANYS_PUBLIC_URL + path and query when set (behind a proxy),
+    else the URL as Django sees it."""
+    if settings.BAILANYS_PUBLIC_URL:
+        return settings.BAILANYS_PUBLIC_URL + request.get_full_path()
+    return request.build_absolute_uri()
+
+
+def _gateway(request: HttpRequest, name: str) -> SmsGateway | None:
+    """The enabled HTTP gateway `name` (404 if none) if Twilio signed the request, else None."""
+    gateway = get_object_or_404(SmsGateway, name=name, kind=SmsGateway.Kind.HTTP, enabled=True)
+    header = request.headers.get("X-Twilio-Signature", "")
+    if not signature_valid(gateway.password, signed_url(request), request.POST, header):
+        return None
+    # The provider is reachable again; last_seen_at stays unset, so an idle provider (it
+    # sends no heartbeats) is never taken for a silent phone.
+    SmsGateway.objects.filter(pk=gateway.pk, stale_since__isnull=False).update(stale_since=None)
+    return gateway
+
+
+def _forbidden() -> HttpResponse:
+    return HttpResponseForbidden("signature missing or wrong", content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def status_callback(request: HttpRequest, name: str) -> HttpResponse:
+    """POST /channels/http-sms/<name>/status: Twilio's message status callback.
+
+    Unsigned or wrongly signed: 403, nothing read. Signed: sent, delivered, undelivered and
+    failed move the SMS's delivery state (reports are idempotent); anything else is answered
+    200 too, so Twilio does not retry it.
+    """
+    gateway = _gateway(request, name)
+    if gateway is None:
+        return _forbidden()
+    sid = request.POST.get("MessageSid", "")
+    state = STATES.get(request.POST.get("MessageStatus", ""))
+    result = delivery_report(gateway, sid, state) if sid and state else "ignored"
+    return HttpResponse(result, content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def inbound(request: HttpRequest, name: str) -> HttpResponse:
+    """POST /channels/http-sms/<name>/inbound: Twilio's incoming message webhook.
+
+    Unsigned or wrongly signed: 403, nothing read. A signed message is taken once per
+    MessageSid (Twilio may retry the webhook) and answered with empty TwiML.
+    """
+    gateway = _gateway(request, name)
+    if gateway is None:
+        return _forbidden()
+    sid = request.POST.get("MessageSid", "")
+    sender = request.POST.get("From", "")
+    text = request.POST.get("Body")
+    if sender and text is not None:
+        if sid:
+            try:
+                with transaction.atomic():
+                    SmsEvent.objects.create(event_id=f"{gateway.pk}:{sid}"[:100])
+                    inbound_accept(gateway, sender, text)
+            except IntegrityError:
+                pass  # this MessageSid was taken before
+        else:
+            inbound_accept(gateway, sender, text)
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")

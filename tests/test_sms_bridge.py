@@ -1,0 +1,158 @@
+"""The SMS bridge and the safe check-in, through the API, the webhook and the worker."""
+
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from bailanys.channels.models import OutboxMessage
+from tests.conftest import Api, make_volunteer, request_body, run_cli, status_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/channels/smsgate/webhook"
+GULNARA = "+77012345678"
+DECOY = "+77019990000"
+
+
+@pytest.fixture(autouse=True)
+def sms_settings(settings):
+    settings.BAILANYS_SMS_JOIN_SECONDS = 0
+    settings.BAILANYS_SMS_PER_MINUTE = 600  # the SIM's rate is tested in test_sms.py
+
+
+def deliver(timeout: float = 20) -> None:
+    """Run the worker until nothing is waiting to be sent."""
+    pending = (OutboxMessage.State.PENDING, OutboxMessage.State.SENDING)
+    deadline = time.monotonic() + timeout
+    while True:
+        run_cli("worker", "--batch")
+        if not OutboxMessage.objects.filter(state__in=pending).exists():
+            return
+        assert time.monotonic() < deadline, "the outbox did not empty"
+        time.sleep(0.05)
+
+
+def sms(fake, phone: str, text: str) -> str:
+    body, headers = fake.build_received(phone, text)
+    response = Client().post(URL, data=body, content_type="application/json", headers=headers)
+    assert response.status_code == 200
+    return response.json()["result"]
+
+
+def report(fake, message_id: str, state: str) -> None:
+    body, headers = fake.build_report(message_id, state)
+    Client().post(URL, data=body, content_type="application/json", headers=headers)
+
+
+def status(created: dict) -> dict:
+    return Api().get(f"/requests/{status_token(created)}").json()
+
+
+def submit(**overrides) -> dict:
+    response = Api().post("/requests", request_body(**overrides))
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def to(fake, phone: str) -> list[dict]:
+    return [m for m in fake.outbox if phone in m["phoneNumbers"]]
+
+
+def test_the_bridge_end_to_end(fake_smsgate):
+    created = submit(message="Марат в Германии, всё хорошо, скоро позвонит")
+    deliver()
+    [sent] = to(fake_smsgate, GULNARA)
+    assert "Марат в Германии, всё хорошо" in sent["text"]
+    assert "B" in sent["text"]  # the case reference
+    volunteer = Api(make_volunteer()[1])
+    assert volunteer.post("/claims").status_code == 204  # waiting for the SMS answer
+
+    report(fake_smsgate, sent["id"], "sent")
+    deliver()
+    assert not status(created)["notifications"]  # "sent" is not "delivered"
+    report(fake_smsgate, sent["id"], "delivered")
+    deliver()
+    [note] = status(created)["notifications"]
+    assert "delivered to Gulnara by SMS" in note
+
+    assert sms(fake_smsgate, "87012345678", "Спасибо, сынок, ждём тебя") == "received"
+    deliver()
+    seen = status(created)
+    assert seen["status"] == "reached"
+    assert seen["reply"] == "Спасибо, сынок, ждём тебя"
+    assert any("got your message by SMS" in n for n in seen["notifications"])
+    with translation.override("ru"):  # she wrote in Russian
+        thanks = _("Thank you. Your answer was passed on.")
+    assert to(fake_smsgate, GULNARA)[-1]["text"] == thanks
+
+
+def test_a_failed_bridge_goes_to_the_call_queue_at_once(fake_smsgate):
+    submit()
+    deliver()
+    [sent] = to(fake_smsgate, GULNARA)
+    volunteer = Api(make_volunteer()[1])
+    assert volunteer.post("/claims").status_code == 204
+    report(fake_smsgate, sent["id"], "failed")
+    claim = volunteer.post("/claims")
+    assert claim.status_code == 200 and claim.json()["recipient_phone"] == GULNARA
+
+
+def test_no_answer_in_time_puts_the_case_in_the_call_queue(fake_smsgate):
+    submit()
+    deliver()
+    volunteer = Api(make_volunteer()[1])
+    assert volunteer.post("/claims").status_code == 204
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        assert volunteer.post("/claims").status_code == 200
+
+
+def test_welfare_checks_are_not_bridged_by_default(fake_smsgate):
+    submit(kind="welfare_check", message="")
+    deliver()
+    assert not to(fake_smsgate, GULNARA)
+    assert Api(make_volunteer()[1]).post("/claims").status_code == 200
+
+
+@pytest.mark.parametrize("word", ["SAFE, all good here", "Аман! бәрі жақсы", "жив. Всё хорошо"])
+def test_a_safe_check_in_answers_every_request_for_the_number_and_no_other(fake_smsgate, word):
+    mine = [
+        submit(kind="welfare_check", message="", requester={"name": n, "language": "en"})
+        for n in ("Marat", "Aigerim", "Serik")
+    ]
+    decoy = submit(phone=DECOY, kind="welfare_check", message="")
+    assert sms(fake_smsgate, "Kaspi", "SAFE") == "received"  # an alphanumeric sender
+    deliver()
+    assert all(status(c)["status"] == "waiting" for c in [*mine, decoy])
+
+    sms(fake_smsgate, GULNARA, word)
+    deliver()
+    words = word.split(maxsplit=1)[1]
+    for created in mine:
+        seen = status(created)
+        assert seen["status"] == "self_reported"
+        assert seen["reply"] == words
+        assert any("self-reported by SMS and unverified" in n for n in seen["notifications"])
+    assert status(decoy)["status"] == "waiting"
+    [answer] = to(fake_smsgate, GULNARA)
+    assert answer["text"].endswith("1.")  # one case (three requests), and never their names
+    assert "Marat" not in answer["text"] and "Aigerim" not in answer["text"]
+
+
+def test_a_later_help_overrides_the_check_in_and_keeps_the_history(fake_smsgate):
+    created = submit(kind="welfare_check", message="")
+    sms(fake_smsgate, GULNARA, "SAFE")
+    deliver()
+    assert status(created)["status"] == "self_reported"
+    sms(fake_smsgate, GULNARA, "КӨМЕК")
+    deliver()
+    seen = status(created)
+    assert seen["status"] == "waiting"
+    assert any("self-reported" in n for n in seen["notifications"])  # the history stays
+    assert any("asked for help by SMS" in n for n in seen["notifications"])
+    claim = Api(make_volunteer()[1]).post("/claims")
+    assert claim.status_code == 200 and claim.json()["recipient_phone"] == GULNARA
