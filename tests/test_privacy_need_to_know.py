@@ -230,6 +230,8 @@ EXPECTED = {
     "channels/http-sms/<str:name>/inbound": expect({405}, {404}, anon_get={405}, anon_post={404}),
     # A link code is made for the logged-in person only and shows nothing of others.
     "console/telegram/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
+    # The volunteer's own phone only; an empty POST is refused with a reason.
+    "console/sms/": expect({200}, {422}, anon_get={LOGIN}, anon_post={LOGIN}),
 }
 # A valid body, so that what answers is the permission check and not validation.
 POST_BODIES = {

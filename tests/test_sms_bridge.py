@@ -156,3 +156,51 @@ def test_a_later_help_overrides_the_check_in_and_keeps_the_history(fake_smsgate)
     assert any("asked for help by SMS" in n for n in seen["notifications"])
     claim = Api(make_volunteer()[1]).post("/claims")
     assert claim.status_code == 200 and claim.json()["recipient_phone"] == GULNARA
+
+
+VOLUNTEER_PHONE = "+77770001122"
+
+
+def test_an_sms_only_volunteer_works_a_case_to_the_requesters_status_page(fake_smsgate):
+    from tests.conftest import Browser, make_account
+
+    created = submit(kind="welfare_check", message="")
+    username, password, _token = make_account()
+    browser = Browser()
+    browser.login(username, password)
+    bad = browser.post("/console/sms/", {"phone": "12"})
+    assert bad.status_code == 422
+    page = browser.post("/console/sms/", {"phone": "8 777 000 11 22"}).content.decode()
+    assert "+7 777 000 1122" in page
+
+    sms(fake_smsgate, VOLUNTEER_PHONE, "NEXT")
+    deliver()
+    [case] = to(fake_smsgate, VOLUNTEER_PHONE)
+    assert "Gulnara" in case["text"] and "+7 701 234 5678" in case["text"]
+    code = case["text"].split(":", 1)[0]
+
+    sms(fake_smsgate, VOLUNTEER_PHONE, f"{code} OK Всё хорошо, ждём")
+    deliver()
+    assert to(fake_smsgate, VOLUNTEER_PHONE)[-1]["text"].startswith("Saved")
+    seen = status(created)
+    assert seen["status"] == "reached" and seen["reply"] == "Всё хорошо, ждём"
+
+    sms(fake_smsgate, VOLUNTEER_PHONE, f"{code} NA")  # too late: the case is closed
+    deliver()
+    assert "not yours" in to(fake_smsgate, VOLUNTEER_PHONE)[-1]["text"]
+
+
+def test_a_suspended_volunteer_gets_nothing_by_sms(fake_smsgate):
+    from tests.conftest import Browser, make_account
+
+    submit(kind="welfare_check", message="")
+    username, password, _token = make_account()
+    browser = Browser()
+    browser.login(username, password)
+    browser.post("/console/sms/", {"phone": VOLUNTEER_PHONE})
+    run_cli("volunteer", "suspend", username)
+    sms(fake_smsgate, VOLUNTEER_PHONE, "next")
+    deliver()
+    assert "not active" in to(fake_smsgate, VOLUNTEER_PHONE)[-1]["text"]
+    claim = Api(make_volunteer()[1]).post("/claims")
+    assert claim.status_code == 200  # the case is still waiting for someone else

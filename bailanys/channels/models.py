@@ -64,6 +64,7 @@ from bailanys.channels.sms.models import (  # noqa: E402  each channel's own tab
     SmsEvent,
     SmsGateway,
     SmsInbound,
+    SmsVolunteer,
 )
 from bailanys.channels.telegram.models import (  # noqa: E402
     TelegramChat,
@@ -80,6 +81,7 @@ __all__ = [
     "SmsEvent",
     "SmsGateway",
     "SmsInbound",
+    "SmsVolunteer",
     "TelegramChat",
     "TelegramLinkCode",
     "TelegramUpdate",

@@ -12,4 +12,5 @@ urlpatterns = [
     path("channels/http-sms/<str:name>/status", httpsms.status_callback, name="httpsms_status"),
     path("channels/http-sms/<str:name>/inbound", httpsms.inbound, name="httpsms_inbound"),
     path("console/telegram/", telegram.link, name="telegram_link"),
+    path("console/sms/", sms.volunteer_phone, name="sms_phone"),
 ]

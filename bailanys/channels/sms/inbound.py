@@ -249,6 +249,14 @@ def help_text() -> str:
 
 
 def _act(inbound: SmsInbound, text: str) -> None:
+    from bailanys.channels.sms.volunteers import volunteer_for, volunteer_sms
+
+    volunteer = volunteer_for(inbound.sender)
+    if volunteer is not None:
+        answer = volunteer_sms(volunteer, text)
+        if answer is not None:
+            _say(inbound, 0, answer)
+            return
     words = text.strip().split()
     first = words[0].strip(".,!?:;").casefold() if words else ""
     number_key = blind_index(f"sms:{inbound.sender}")

@@ -143,3 +143,15 @@ class SmsBridge(models.Model):
 
     def __str__(self) -> str:
         return f"sms bridge {self.pk} ({self.state})"
+
+
+class SmsVolunteer(SealedModel):
+    """A volunteer's phone, registered in the console: they can work by SMS alone."""
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="sms_phone")
+    number = SealedTextField()
+    number_key = models.CharField(max_length=64, unique=True)
+    registered_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"sms volunteer {self.pk}"

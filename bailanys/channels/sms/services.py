@@ -15,7 +15,11 @@ logger = logging.getLogger("bailanys.sms")
 
 
 def sms_sweep() -> None:
-    """Stale gateways give their queued SMS to others; unreported SMS become "unknown"."""
+    """Modems' spools are read; stale gateways give their queued SMS to others; unreported
+    SMS become "unknown"; bridges that failed or ran out go to the call queue."""
+    from bailanys.channels.sms import gammu
+
+    gammu.poll_all()  # first: what a modem sent is recorded before the silence check
     for gateway in gateways_mark_stale():
         moved = queued_move(gateway_id=gateway.pk)
         # Coordinators watch this log (and the gateway list) for a phone that went quiet.

@@ -2,11 +2,17 @@
 
 import json
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from bailanys import phones
 from bailanys.channels.sms.inbound import event_handle, webhook_gateway
+from bailanys.channels.sms.models import SmsVolunteer
+from bailanys.channels.sms.volunteers import PhoneTaken, volunteer_help, volunteer_phone_set
 
 
 @csrf_exempt
@@ -28,3 +34,31 @@ def smsgate_webhook(request: HttpRequest) -> HttpResponse:
     if not isinstance(event, dict):
         return JsonResponse({"result": "ignored", "reason": "not an event"})
     return JsonResponse({"result": event_handle(gateway, event)})
+
+
+@login_required
+def volunteer_phone(request: HttpRequest) -> HttpResponse:
+    """/console/sms/: the volunteer's own phone, to work by SMS without internet."""
+    error = saved = ""
+    if request.method == "POST":
+        try:
+            number = volunteer_phone_set(user=request.user, raw=request.POST.get("phone", ""))
+            saved = phones.display(number)
+        except phones.InvalidPhone as exc:
+            error = str(exc)
+        except PhoneTaken:
+            error = _("This number is registered to another volunteer.")
+    current = SmsVolunteer.objects.filter(user=request.user).first()
+    response = render(
+        request,
+        "channels/sms_phone.html",
+        {
+            "current": phones.display(current.number) if current else "",
+            "error": error,
+            "saved": saved,
+            "commands": volunteer_help(),
+        },
+        status=422 if error else 200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
