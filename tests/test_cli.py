@@ -235,3 +235,16 @@ def test_up_demo_prints_volunteer_logins_that_work(up_process):
     assert url == f"{up.base}/accounts/login/"
     assert up.ctrl_c() == 0
     assert eventually(lambda: not up.our_processes()), f"left behind: {up.our_processes()}"
+
+
+@pytest.mark.subprocess
+def test_up_on_all_interfaces_prints_the_address_to_give_volunteers(up_process):
+    """The offline kit: a laptop on a Wi-Fi with no internet tells volunteers where to go."""
+    up = up_process("--host", "0.0.0.0", "--no-worker")  # noqa: S104  the point of the test
+    up.wait_healthy()
+    found = re.search(r"Volunteers on this network open: (http://[\d.]+:\d+/)", up.output())
+    if found is None:
+        pytest.skip("this machine has no network interface besides loopback")
+    assert not found.group(1).startswith("http://127.")
+    with urllib.request.urlopen(found.group(1) + "healthz", timeout=10) as response:  # noqa: S310
+        assert response.status == 200

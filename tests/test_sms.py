@@ -290,3 +290,24 @@ def test_unknown_or_broken_events_are_answered_200(fake_smsgate):
     response = post(body, {"X-Signature": sign(SIGNING_KEY, body, stamp), "X-Timestamp": stamp})
     assert response.status_code == 200
     assert json.loads(response.content)["result"] == "ignored"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("FIND Aigerim 8 701 234 56 78", "en"),
+        ("НАЙТИ Айгерим 87012345678", "ru"),
+        ("ІЗДЕУ Айгерім +7 701 234 56 78", "kk"),
+    ],
+)
+def test_find_in_each_script_makes_a_request(fake_smsgate, text, language):
+    receive(fake_smsgate, "+77015550101", text)
+    deliver()
+    from tests.conftest import Api, make_account
+
+    claim = Api(make_account()[2]).post("/claims").json()
+    assert claim["recipient_phone"] == MUM
+    assert claim["recipient_name"].startswith("Айгер" if language != "en" else "Aigerim")
+    with translation.override(language):
+        expected = _("Received. A volunteer will call them. We will text you the answer.")
+    assert texts_to(fake_smsgate, "+77015550101") == [expected]

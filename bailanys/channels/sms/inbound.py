@@ -36,6 +36,7 @@ logger = logging.getLogger("bailanys.sms")
 HELP_WORDS = {"help": "en", "помощь": "ru", "помогите": "ru", "көмек": "kk", "komek": "kk"}
 STOP_WORDS = {"stop": "en", "стоп": "ru", "тоқта": "kk"}
 START_WORDS = {"start": "en", "старт": "ru"}
+FIND_WORDS = {"find": "en", "найти": "ru", "найдите": "ru", "іздеу": "kk", "izdeu": "kk"}
 SAFE_WORDS = {
     "safe": "en",
     "аман": "kk",
@@ -291,6 +292,10 @@ def _act(inbound: SmsInbound, text: str) -> None:
     if first in SAFE_WORDS:
         _checkin(inbound, SAFE_WORDS[first], " ".join(words[1:]))
         return
+    if first in FIND_WORDS and len(words) > 1:
+        # FIND <name> <number>: the rest is read like any request.
+        _request(inbound, text.strip()[len(words[0]) :].strip(), FIND_WORDS[first])
+        return
     from bailanys.channels.sms.bridge import bridge_reply
 
     if bridge_reply(inbound.sender, text):
@@ -339,11 +344,11 @@ def _checkin(inbound: SmsInbound, language: str, words: str) -> None:
             _say(inbound, 0, _("Thank you. Nobody is looking for you through Bailanys now."))
 
 
-def _request(inbound: SmsInbound, text: str) -> None:
+def _request(inbound: SmsInbound, text: str, language: str | None = None) -> None:
     from bailanys.parsing.services import post_ingest
     from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
 
-    language = _language(text)
+    language = _language(text, language)
     with translation.override(language):
         try:
             rate_limit_hit(

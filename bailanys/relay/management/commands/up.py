@@ -12,6 +12,26 @@ from bailanys.accounts.services import password_generate, user_create
 from bailanys.relay.demo import demo_load
 
 
+def lan_address() -> str:
+    """This machine's address on the local network, found without sending anything.
+
+    Connecting a UDP socket only picks the outgoing interface; no packet leaves, so it
+    works with no internet (an offline Wi-Fi with a phone gateway on it).
+    """
+    import socket
+
+    for probe in ("192.168.255.255", "10.255.255.255", "172.31.255.255"):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.connect((probe, 9))
+                address = sock.getsockname()[0]
+        except OSError:
+            continue
+        if address and not address.startswith("127."):
+            return address
+    return ""
+
+
 class Command(BaseCommand):
     help = "Set up the database if needed, then run the web server and a worker together."
 
@@ -78,6 +98,14 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         self.stdout.write(f"Bailanys is running at http://{shown}:{port}/  (Ctrl-C stops it)")
+        lan = lan_address()
+        if lan and host in ("0.0.0.0", "::"):  # noqa: S104
+            self.stdout.write(f"Volunteers on this network open: http://{lan}:{port}/")
+        elif lan:
+            self.stdout.write(
+                f"For volunteers on this network (http://{lan}:{port}/), start it with "
+                "--host 0.0.0.0 (docs/sms.md, the offline kit)."
+            )
         self.stdout.flush()
         try:
             server.run()
