@@ -62,8 +62,9 @@ class SmsChannel(Channel):
             raise ChannelError("no SMS gateway configured with capacity left today")
         soonest = None
         for gateway in order:
-            # One slot per part: a SIM's per-minute limit counts parts, not messages.
-            interval = 60.0 / gateway.per_minute * parts
+            # One slot per part: a SIM's per-minute limit counts parts, not messages;
+            # 2 % spare so network jitter cannot bring two sends closer than the limit.
+            interval = 60.0 / gateway.per_minute * parts * 1.02
             try:
                 send_slot([(f"sms:gateway:{gateway.pk}", interval)], max_wait=MAX_WAIT)
             except ChannelBusy as busy:
