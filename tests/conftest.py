@@ -60,6 +60,27 @@ def run_cli(*args: str) -> str:
     return out.getvalue()
 
 
+def outbox_drain(timeout: float = 30) -> None:
+    """Run `bailanys worker --batch` until nothing waits in the outbox.
+
+    Rate-limited messages come back as deferred tasks, so one run is not always enough.
+    Tests that call this must commit (django_db(transaction=True)): the worker closes
+    database connections between tasks.
+    """
+    import time
+
+    from bailanys.channels.models import OutboxMessage
+
+    deadline = time.monotonic() + timeout
+    pending = (OutboxMessage.State.PENDING, OutboxMessage.State.SENDING)
+    while True:
+        run_cli("worker", "--batch")
+        if not OutboxMessage.objects.filter(state__in=pending).exists():
+            return
+        assert time.monotonic() < deadline, "the outbox did not empty"
+        time.sleep(0.05)
+
+
 def make_volunteer(role: str = "") -> tuple[str, str]:
     """Create an account with `bailanys volunteer add`; return (username, API token)."""
     name = f"vol{next(_names)}"

@@ -607,3 +607,64 @@ def fake_smsgate(settings):
         settings.BAILANYS_SMSGATE_SIGNING_KEY = SIGNING_KEY
         fake.signing_key = SIGNING_KEY
         yield fake
+
+
+def phone_by_hand(port: int, webhook: str) -> None:
+    """An SMS phone for trying Bailanys by hand (docs/sms.md, "Without a phone").
+
+    Type "+77012345678 text" to receive an SMS from that number (or just "text" to send from
+    the last number used); ":delivered ID" reports an SMS as delivered; ":quit" ends. The SMS
+    Bailanys sends are printed as "phone -> NUMBER [ID]: text".
+    """
+    fake = FakeSmsGate().start(port)
+    fake.deliver_to(webhook, SIGNING_KEY)
+    print(f"Fake sms-gate.app phone at {fake.url}. Start Bailanys with:")
+    print(f"  export BAILANYS_SMSGATE_URL={fake.url} BAILANYS_SMSGATE_USERNAME={fake.username}")
+    print(f"  export BAILANYS_SMSGATE_PASSWORD={fake.password}")
+    print(f"  export BAILANYS_SMSGATE_SIGNING_KEY={SIGNING_KEY}")
+    print(f"  bailanys up --port {urlsplit(webhook).port or 80}")
+    sender = "+77010000001"
+    shown = 0
+
+    def show():
+        nonlocal shown
+        while True:
+            for message in fake.outbox[shown:]:
+                to = ", ".join(message["phoneNumbers"])
+                print(f"\nphone -> {to} [{message['id']}]: {message['text']}")
+            shown = len(fake.outbox)
+            time.sleep(0.3)
+
+    threading.Thread(target=show, daemon=True).start()
+    try:
+        while True:
+            line = input(f"{sender}> ").strip()
+            if line == ":quit":
+                break
+            if line.startswith(":delivered "):
+                print(fake.report(line.split()[1], "delivered")["status"])
+                continue
+            first, _, rest = line.partition(" ")
+            if first.startswith("+") and first[1:].isdigit():
+                sender, line = first, rest
+            if line:
+                answer = fake.receive(sender, line)
+                if answer["status"] != 200:
+                    print(f"the webhook answered {answer['status']}: is Bailanys running?")
+    except (EOFError, KeyboardInterrupt):
+        pass
+    fake.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=phone_by_hand.__doc__)
+    parser.add_argument("--port", type=int, default=8082)
+    parser.add_argument(
+        "--webhook",
+        default="http://127.0.0.1:8000/channels/smsgate/webhook",
+        help="Bailanys' webhook",
+    )
+    args = parser.parse_args()
+    phone_by_hand(args.port, args.webhook)

@@ -23,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bailanys.channels.models import OutboxMessage, SmsDelivery, SmsGateway
+from tests.conftest import outbox_drain as deliver
 from tests.conftest import run_cli
 from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
 
@@ -46,17 +47,6 @@ def receive(fake, phone: str, text: str, **kwargs):
     response = post(*fake.build_received(phone, text, **kwargs))
     assert response.status_code == 200, response.content
     return response.json()["result"]
-
-
-def deliver(timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    pending = (OutboxMessage.State.PENDING, OutboxMessage.State.SENDING)
-    while True:
-        run_cli("worker", "--batch")
-        if not OutboxMessage.objects.filter(state__in=pending).exists():
-            return
-        assert time.monotonic() < deadline, "the outbox did not empty"
-        time.sleep(0.1)
 
 
 def texts_to(fake, phone: str) -> list[str]:
@@ -223,13 +213,23 @@ def test_sending_spreads_over_sims_and_keeps_each_sims_rate(fake_smsgate, settin
 
 def test_the_daily_cap_and_the_operator_prefix(fake_smsgate, settings):
     with FakeSmsGate() as beeline:
-        second_gateway(beeline, "beeline", "--prefixes", "705,777", "--daily-cap", "2")
-        receive(fake_smsgate, "+77051112233", "help")
-        receive(fake_smsgate, "+77771112233", "help")
-        receive(fake_smsgate, "+77051112244", "help")  # the Beeline SIM's cap is reached
+        # a rate high enough never to be the reason a SIM is passed over
+        settings.BAILANYS_SMS_PER_MINUTE = 60000
+        second_gateway(
+            beeline, "beeline", "--prefixes", "705,777", "--daily-cap", "2", "--per-minute", "60000"
+        )
+        receive(fake_smsgate, "+77011112200", "help")  # not Beeline: the env SIM, used least
         deliver()
-        assert [m["phoneNumbers"] for m in beeline.outbox] == [["+77051112233"], ["+77771112233"]]
-        assert [m["phoneNumbers"] for m in fake_smsgate.outbox] == [["+77051112244"]]
+        numbers = ["+77051112233", "+77771112233", "+77051112244"]
+        for number in numbers:
+            receive(fake_smsgate, number, "help")
+        deliver()
+        # All three are Beeline numbers: its SIM takes two, then its cap sends one elsewhere.
+        to_beeline = sorted(m["phoneNumbers"][0] for m in beeline.outbox)
+        assert len(to_beeline) == 2 and set(to_beeline) < set(numbers)
+        to_env = [m["phoneNumbers"][0] for m in fake_smsgate.outbox]
+        assert to_env[0] == "+77011112200"
+        assert sorted(to_beeline + to_env[1:]) == sorted(numbers)
 
 
 def test_a_dead_sim_fails_over_and_a_silent_gateway_gives_its_queue_away(fake_smsgate):

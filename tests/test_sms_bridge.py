@@ -1,6 +1,5 @@
 """The SMS bridge and the safe check-in, through the API, the webhook and the worker."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -9,8 +8,8 @@ from django.test import Client
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from bailanys.channels.models import OutboxMessage
 from tests.conftest import Api, make_volunteer, request_body, run_cli, status_token
+from tests.conftest import outbox_drain as deliver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,18 +22,6 @@ DECOY = "+77019990000"
 def sms_settings(settings):
     settings.BAILANYS_SMS_JOIN_SECONDS = 0
     settings.BAILANYS_SMS_PER_MINUTE = 600  # the SIM's rate is tested in test_sms.py
-
-
-def deliver(timeout: float = 20) -> None:
-    """Run the worker until nothing is waiting to be sent."""
-    pending = (OutboxMessage.State.PENDING, OutboxMessage.State.SENDING)
-    deadline = time.monotonic() + timeout
-    while True:
-        run_cli("worker", "--batch")
-        if not OutboxMessage.objects.filter(state__in=pending).exists():
-            return
-        assert time.monotonic() < deadline, "the outbox did not empty"
-        time.sleep(0.05)
 
 
 def sms(fake, phone: str, text: str) -> str:

@@ -6,7 +6,6 @@ fake's log is what is asserted.
 """
 
 import logging
-import time
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
@@ -28,6 +27,7 @@ from bailanys.channels.models import (
 )
 from bailanys.channels.sms.httpsms import signature_valid
 from tests.conftest import Api, make_account, run_cli
+from tests.conftest import outbox_drain as deliver
 from tests.fake_twilio import FakeTwilio, fake_twilio, sign  # noqa: F401  the fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,17 +99,6 @@ def report(fake: FakeTwilio, sid: str, status: str):
     response = post(urlsplit(url).path, fake.build_status(url, sid, status))
     assert response.status_code == 200, response.content
     return response
-
-
-def deliver(timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    pending = (OutboxMessage.State.PENDING, OutboxMessage.State.SENDING)
-    while True:
-        run_cli("worker", "--batch")
-        if not OutboxMessage.objects.filter(state__in=pending).exists():
-            return
-        assert time.monotonic() < deadline, "the outbox did not empty"
-        time.sleep(0.1)
 
 
 def test_the_signature_is_twilios():

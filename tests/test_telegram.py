@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from bailanys.channels.models import OutboxMessage
-from tests.conftest import ON_POSTGRES, Browser, make_account, run_cli
+from tests.conftest import ON_POSTGRES, Browser, make_account
+from tests.conftest import outbox_drain as deliver
 
 # The worker closes database connections between tasks: these tests commit.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,16 +44,6 @@ def public_url(settings):
 
 def poll() -> None:
     call_command("bot", "--once", stdout=io.StringIO())
-
-
-def deliver(timeout: float = 60) -> None:
-    """Run the worker until the outbox is empty (rate-limited rows come back later)."""
-    deadline = time.monotonic() + timeout
-    pending = (OutboxMessage.State.PENDING, OutboxMessage.State.SENDING)
-    while OutboxMessage.objects.filter(state__in=pending).exists():
-        assert time.monotonic() < deadline, "the outbox did not empty"
-        run_cli("worker", "--batch")
-        time.sleep(0.05)
 
 
 def said_to(fake, chat_id: int) -> list[dict]:
