@@ -232,6 +232,8 @@ EXPECTED = {
     "console/telegram/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
     # The volunteer's own phone only; an empty POST is refused with a reason.
     "console/sms/": expect({200}, {422}, anon_get={LOGIN}, anon_post={LOGIN}),
+    # Gateway health is for coordinators: a volunteer is not told the page exists.
+    "console/sms/gateways/": PERSONAL_PAGE,
 }
 # A valid body, so that what answers is the permission check and not validation.
 POST_BODIES = {

@@ -311,3 +311,28 @@ def test_find_in_each_script_makes_a_request(fake_smsgate, text, language):
     with translation.override(language):
         expected = _("Received. A volunteer will call them. We will text you the answer.")
     assert texts_to(fake_smsgate, "+77015550101") == [expected]
+
+
+def test_coordinators_see_each_gateways_health_and_a_silent_one_is_flagged(fake_smsgate):
+    from tests.conftest import Browser, login_coordinator, make_account
+
+    with FakeSmsGate() as other:
+        second_gateway(other, "kcell")
+        post(*fake_smsgate.build_ping(battery=37, network="cellular"))
+        receive(fake_smsgate, MUM, "help")
+        deliver()
+        username, password, _token = make_account("coordinator")
+        browser = Browser()
+        login_coordinator(browser, username, password)
+        page = browser.get("/console/sms/gateways/").content.decode()
+        assert "37 %" in page and "cellular" in page and "1 / 400" in page
+        assert "kcell" in page and "silent since" not in page
+        with time_machine.travel(timezone.now() + timedelta(minutes=30)):
+            run_cli("worker", "--batch")
+            page = browser.get("/console/sms/gateways/").content.decode()
+        assert "silent since" in page
+
+        volunteer = Browser()
+        name, password, _token = make_account()
+        volunteer.login(name, password)
+        assert volunteer.get("/console/sms/gateways/").status_code == 404

@@ -191,3 +191,26 @@ def test_a_suspended_volunteer_gets_nothing_by_sms(fake_smsgate):
     assert "not active" in to(fake_smsgate, VOLUNTEER_PHONE)[-1]["text"]
     claim = Api(make_volunteer()[1]).post("/claims")
     assert claim.status_code == 200  # the case is still waiting for someone else
+
+
+def test_a_pin_verifies_the_check_in_for_the_requester_who_set_it(fake_smsgate):
+    bad = Api().post("/requests", request_body(kind="welfare_check", message="", checkin_pin="12a"))
+    assert bad.status_code == 422 and "checkin_pin" in bad.json()["errors"]
+    with_pin = submit(kind="welfare_check", message="", checkin_pin="4821")
+    without = submit(kind="welfare_check", message="", requester={"name": "Aida"})
+    sms(fake_smsgate, GULNARA, "SAFE 4821 всё хорошо")
+    deliver()
+    verified = status(with_pin)
+    assert verified["status"] == "self_reported_pin"
+    assert verified["reply"] == "всё хорошо"  # the PIN is not part of the reply
+    assert any("PIN-verified" in n for n in verified["notifications"])
+    plain = status(without)
+    assert plain["status"] == "self_reported"
+    assert any("unverified" in n for n in plain["notifications"])
+
+
+def test_a_wrong_pin_verifies_nothing(fake_smsgate):
+    created = submit(kind="welfare_check", message="", checkin_pin="4821")
+    sms(fake_smsgate, GULNARA, "аман 1234")
+    deliver()
+    assert status(created)["status"] == "self_reported"

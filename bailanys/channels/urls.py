@@ -13,4 +13,5 @@ urlpatterns = [
     path("channels/http-sms/<str:name>/inbound", httpsms.inbound, name="httpsms_inbound"),
     path("console/telegram/", telegram.link, name="telegram_link"),
     path("console/sms/", sms.volunteer_phone, name="sms_phone"),
+    path("console/sms/gateways/", sms.gateways, name="sms_gateways"),
 ]

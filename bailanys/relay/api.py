@@ -43,6 +43,12 @@ class RequestIn(Schema):
     message: str = Field("", max_length=services.MAX_MESSAGE)
     kind: Literal[tuple(Kind.values)] = Kind.WELFARE_CHECK  # type: ignore[valid-type]
     urgent: bool = False
+    checkin_pin: str = Field(
+        "",
+        max_length=8,
+        description="4-8 digits agreed with the recipient: texted with SAFE, it verifies "
+        "their safe check-in for this request",
+    )
 
 
 class RequestCreated(Schema):

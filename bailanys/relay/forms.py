@@ -39,6 +39,13 @@ class RequestForm(forms.Form):
     requester_contact = forms.CharField(
         label=_("How to reach you (optional)"), max_length=services.MAX_CONTACT, required=False
     )
+    checkin_pin = forms.CharField(
+        label=_("A PIN you agreed with them (optional)"),
+        help_text=_("4 to 8 digits. If they text SAFE and this PIN, you know it is them."),
+        max_length=8,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args, language: str = "en", **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,6 +70,7 @@ class RequestForm(forms.Form):
             "message": cleaned.get("message"),
             "kind": cleaned.get("kind"),
             "urgent": bool(cleaned.get("urgent")),
+            "checkin_pin": cleaned.get("checkin_pin"),
         }
         try:
             cleaned["data"] = services.request_check(payload)

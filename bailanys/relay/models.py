@@ -140,6 +140,10 @@ class Request(SealedModel):
     payload_digest = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # A PIN the requester agreed with the recipient: texted with SAFE, it verifies the
+    # check-in for this request. Only its keyed hash is kept.
+    checkin_pin_hash = models.CharField(max_length=64, blank=True)
+    pin_verified_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"request {self.pk} (case {self.case_id})"

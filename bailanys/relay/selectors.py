@@ -42,6 +42,7 @@ def status_label(status: str) -> str:
         "unreachable": _("Could not be reached"),
         "withdrawn": _("Withdrawn"),
         "self_reported": _("Said by SMS they are safe (unverified)"),
+        "self_reported_pin": _("Said by SMS they are safe (PIN-verified)"),
     }
     return labels[status]
 
@@ -88,6 +89,8 @@ def request_status(*, token: str, http_request: HttpRequest | None = None) -> Re
         status = "withdrawn"
     elif case.state == CaseState.CLOSED:
         status = case.resolution
+        if status == "self_reported" and request.pin_verified_at is not None:
+            status = "self_reported_pin"
         last = case.attempts.order_by("-created_at").first()
         reply = last.reply if last is not None and case.resolution != "unreachable" else ""
     elif case.state == CaseState.CLAIMED:

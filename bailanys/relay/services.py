@@ -1,6 +1,7 @@
 """Writes of the relay: intake, claims, outcomes. Views, API, CLI and tasks call these."""
 
 import json
+import re
 import secrets
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -77,6 +78,15 @@ class RequestInput:
     message: str
     kind: str
     urgent: bool
+    checkin_pin: str = ""
+
+
+PIN_RE = re.compile(r"\d{4,8}")
+
+
+def pin_hash(phone_e164: str, pin: str) -> str:
+    """Keyed, like the blind index: a 4-digit PIN is guessed at once from a plain hash."""
+    return blind_index(f"checkin-pin:{phone_e164}:{pin}")
 
 
 def too_long(limit: int, text: str) -> str:
@@ -166,6 +176,9 @@ def request_check(data: dict) -> RequestInput:
         urgent = False
     if not isinstance(urgent, bool):
         errors["urgent"] = _("Must be true or false.")
+    pin = clean_text(data.get("checkin_pin"))
+    if pin and not PIN_RE.fullmatch(pin):
+        errors["checkin_pin"] = _("A PIN is 4 to 8 digits.")
     if kind == Kind.DELIVER_MESSAGE and not message and "message" not in errors:
         errors["message"] = _("Write the message to pass on.")
     if errors:
@@ -181,6 +194,7 @@ def request_check(data: dict) -> RequestInput:
         message=message,
         kind=kind,
         urgent=urgent,
+        checkin_pin=pin,
     )
 
 
@@ -264,6 +278,9 @@ def request_create(
                 idempotency_key=idempotency_key or None,
                 payload_digest=digest,
                 flag=_scam_flag("scam", data.message),
+                checkin_pin_hash=pin_hash(data.recipient_phone, data.checkin_pin)
+                if data.checkin_pin
+                else "",
             )
             audit_record(
                 actor=f"requester:{channel}",
@@ -558,7 +575,12 @@ def never_money_line() -> str:
 
 
 def notification_text(
-    *, resolution: str, recipient_name: str, reply: str, via: str = Attempt.Via.CALL
+    *,
+    resolution: str,
+    recipient_name: str,
+    reply: str,
+    via: str = Attempt.Via.CALL,
+    pin_verified: bool = False,
 ) -> str:
     """What a requester is told when their case ends, in the active language."""
     texts = {
@@ -582,6 +604,10 @@ def notification_text(
     }
     if via == Attempt.Via.SMS_BRIDGE:
         texts[Resolution.REACHED] = _("%(name)s got your message by SMS and answered.")
+    if pin_verified:
+        texts[Resolution.SELF_REPORTED] = _(
+            "%(name)s said by SMS that they are safe, with the PIN you set: PIN-verified."
+        )
     text = texts[resolution] % {"name": recipient_name}
     if reply:
         text += "\n" + _("Their reply: %(reply)s") % {"reply": reply}
@@ -599,6 +625,7 @@ def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> No
                 recipient_name=request.recipient_name,
                 reply=attempt.reply,
                 via=attempt.via,
+                pin_verified=request.pin_verified_at is not None,
             )
         outbox_add(
             channel=requester.channel,
@@ -609,7 +636,9 @@ def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> No
         )
 
 
-def case_close_by_sms(*, case_id: int, reply: str, resolution: str, via: str) -> Attempt | None:
+def case_close_by_sms(
+    *, case_id: int, reply: str, resolution: str, via: str, pin: str = ""
+) -> Attempt | None:
     """The recipient answered by SMS (a bridge reply, a safe check-in): close the case.
 
     A volunteer holding the case loses it (their outcome would come too late); every
@@ -635,6 +664,10 @@ def case_close_by_sms(*, case_id: int, reply: str, resolution: str, via: str) ->
         attempt = Attempt.objects.create(
             case=case, outcome=Outcome.REACHED, reply=reply, via=via, created_at=now
         )
+        if pin:
+            Request.objects.filter(
+                case=case, checkin_pin_hash=pin_hash(case.recipient_phone, pin)
+            ).update(pin_verified_at=now)
         audit_record(
             actor=f"sms:{via}",
             action="case.outcome",

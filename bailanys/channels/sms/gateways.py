@@ -89,3 +89,32 @@ def gateways_mark_stale() -> list[SmsGateway]:
     newly = list(silent)
     silent.update(stale_since=timezone.now())
     return newly
+
+
+def gateway_health() -> list[dict]:
+    """What coordinators see of every gateway: alive or not, battery, network, today's counts."""
+    from bailanys.channels.sms.models import SmsDelivery
+
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    gateway_env()
+    rows = []
+    for gateway in SmsGateway.objects.order_by("-enabled", "name"):
+        today = gateway.deliveries.filter(created_at__gte=midnight)
+        rows.append(
+            {
+                "name": gateway.name,
+                "kind": gateway.get_kind_display(),
+                "state": "off"
+                if not gateway.enabled
+                else ("stale" if gateway.stale_since else "ok"),
+                "stale_since": gateway.stale_since,
+                "last_seen_at": gateway.last_seen_at,
+                "battery": gateway.battery,
+                "network": gateway.network,
+                "sent_today": sent_today(gateway),
+                "daily_cap": gateway.daily_cap,
+                "failed_today": today.filter(state=SmsDelivery.State.FAILED).count(),
+                "delivered_today": today.filter(state=SmsDelivery.State.DELIVERED).count(),
+            }
+        )
+    return rows

@@ -9,6 +9,7 @@ are joined before anything reads them.
 """
 
 import logging
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -324,12 +325,17 @@ def _checkin(inbound: SmsInbound, language: str, words: str) -> None:
             _say(inbound, 0, _("Too many messages from this number. Try again later."))
             return
         answered = 0
+        # "SAFE 4821 all fine": a leading 4-8 digit word is the requester's PIN, not a reply.
+        pin, _sep, rest = words.partition(" ")
+        if not re.fullmatch(r"\d{4,8}", pin):
+            pin, rest = "", words
         for case_id in cases_open_for_number(inbound.sender):
             if case_close_by_sms(
                 case_id=case_id,
-                reply=words,
+                reply=rest,
                 resolution=Resolution.SELF_REPORTED,
                 via=Attempt.Via.SMS_CHECKIN,
+                pin=pin,
             ):
                 answered += 1
         if answered:

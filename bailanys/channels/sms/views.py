@@ -3,7 +3,7 @@
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -59,6 +59,23 @@ def volunteer_phone(request: HttpRequest) -> HttpResponse:
             "commands": volunteer_help(),
         },
         status=422 if error else 200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def gateways(request: HttpRequest) -> HttpResponse:
+    """/console/sms/gateways/: coordinators see every SMS gateway's health; others, nothing."""
+    from bailanys.channels.sms.gateways import gateway_health
+
+    if not request.user.is_coordinator:
+        raise Http404
+    rows = gateway_health()
+    response = render(
+        request,
+        "channels/sms_gateways.html",
+        {"gateways": rows, "stale": [g for g in rows if g["state"] == "stale"]},
     )
     response["Cache-Control"] = "no-store"
     return response
