@@ -214,3 +214,48 @@ def test_a_wrong_pin_verifies_nothing(fake_smsgate):
     sms(fake_smsgate, GULNARA, "аман 1234")
     deliver()
     assert status(created)["status"] == "self_reported"
+
+
+def test_coordinators_choose_the_bridged_kinds_and_add_gateways_in_the_console(fake_smsgate):
+    from tests.conftest import Browser, login_coordinator, make_account
+    from tests.fake_smsgate import FakeSmsGate
+
+    username, password, _token = make_account("coordinator")
+    browser = Browser()
+    login_coordinator(browser, username, password)
+    saved = browser.post("/console/sms/gateways/", {"action": "bridge", "kinds": ["welfare_check"]})
+    assert saved.status_code == 200
+    submit()  # deliver_message: no longer bridged
+    asked = submit(phone=DECOY, kind="welfare_check", message="")  # now bridged
+    deliver()
+    assert not to(fake_smsgate, GULNARA)
+    [sms_] = to(fake_smsgate, DECOY)
+    assert "whether you are safe" in sms_["text"]
+    sms(fake_smsgate, DECOY, "Да, всё хорошо")
+    deliver()
+    assert status(asked)["reply"] == "Да, всё хорошо"
+
+    refused = browser.post(
+        "/console/sms/gateways/",
+        {"action": "add", "name": "bad name!", "kind": "http", "url": "ftp://x", "per_minute": "0"},
+    )
+    assert refused.status_code == 422
+    page = refused.content.decode()
+    for field in ("name", "url", "from_number", "per_minute"):
+        assert f"{field}:" in page
+    with FakeSmsGate() as other:
+        added = browser.post(
+            "/console/sms/gateways/",
+            {
+                "action": "add",
+                "name": "beeline",
+                "kind": "smsgate",
+                "url": other.url,
+                "username": other.username,
+                "password": other.password,
+                "prefixes": "705,777",
+            },
+        )
+        assert added.status_code == 200 and "beeline" in added.content.decode()
+        off = browser.post("/console/sms/gateways/", {"action": "disable", "name": "beeline"})
+        assert "switched off" in off.content.decode()

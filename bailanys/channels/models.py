@@ -73,6 +73,7 @@ from bailanys.channels.telegram.models import (  # noqa: E402
 )
 
 __all__ = [
+    "ChannelSetting",
     "OutboxMessage",
     "RateBucket",
     "SmsBridge",
@@ -86,3 +87,15 @@ __all__ = [
     "TelegramLinkCode",
     "TelegramUpdate",
 ]
+
+
+class ChannelSetting(models.Model):
+    """A coordinator's choice that overrides an environment default (e.g. which kinds
+    the SMS bridge tries first)."""
+
+    key = models.CharField(max_length=60, unique=True)
+    value = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"setting {self.key}"

@@ -81,8 +81,10 @@ class SmsChannel(Channel):
                 raise ChannelError(
                     f"the gateway refused the message ({exc})", permanent=True
                 ) from None
-            if gateway.stale_since is not None:
-                SmsGateway.objects.filter(pk=gateway.pk).update(stale_since=None)  # it answered
+            if gateway.stale_since is not None and gateway.kind == SmsGateway.Kind.HTTP:
+                # A provider that takes a message is up. A phone that takes one may still
+                # have lost its SIM: only its heartbeat or reports clear it.
+                SmsGateway.objects.filter(pk=gateway.pk).update(stale_since=None)
             SmsDelivery.objects.create(
                 outbox_id=message.outbox_id,
                 gateway=gateway,

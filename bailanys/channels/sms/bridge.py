@@ -33,8 +33,35 @@ def _number_key(e164: str) -> str:
     return blind_index(f"sms:{e164}")
 
 
+BRIDGE_KINDS = "sms.bridge_kinds"
+
+
+def bridge_kinds() -> list[str]:
+    """The case kinds sent by SMS first: the coordinators' choice, else the environment's."""
+    from bailanys.channels.models import ChannelSetting
+
+    chosen = ChannelSetting.objects.filter(key=BRIDGE_KINDS).first()
+    return list(chosen.value) if chosen else list(settings.BAILANYS_SMS_BRIDGE_KINDS)
+
+
+def bridge_kinds_set(kinds: list[str], *, by) -> None:
+    from bailanys.channels.models import ChannelSetting
+    from bailanys.privacy.audit import actor_label
+    from bailanys.relay.models import Kind
+
+    kinds = [k for k in Kind.values if k in kinds]
+    ChannelSetting.objects.update_or_create(key=BRIDGE_KINDS, defaults={"value": kinds})
+    audit_record(
+        actor=actor_label(by),
+        action="sms.bridge.kinds",
+        object_type="setting",
+        object_id=0,
+        detail=",".join(kinds)[:100],
+    )
+
+
 def on_case_opened(sender, *, case_id: int, kind: str, **kwargs) -> None:
-    if kind not in settings.BAILANYS_SMS_BRIDGE_KINDS or not gateways_configured():
+    if kind not in bridge_kinds() or not gateways_configured():
         return
     bridge_start(case_id=case_id)
 
@@ -52,14 +79,27 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
         if case is None or SmsBridge.objects.filter(case=case).exists():
             return None
         first = case.requests.select_related("requester").order_by("created_at").first()
-        if first is None or not first.message:
+        if first is None:
             return None
         ref = f"B{case.pk}"
+        values = {"message": first.message, "sender": first.requester.name, "ref": ref}
         with translation.override(case.recipient_language):
-            body = _(
-                "%(message)s\n— %(sender)s, via Bailanys volunteers. Reply to this SMS to "
-                "answer. %(ref)s"
-            ) % {"message": first.message, "sender": first.requester.name, "ref": ref}
+            if first.message:
+                body = (
+                    _(
+                        "%(message)s\n— %(sender)s, via Bailanys volunteers. Reply to this SMS to "
+                        "answer. %(ref)s"
+                    )
+                    % values
+                )
+            else:
+                body = (
+                    _(
+                        "%(sender)s asks, via Bailanys volunteers, whether you are safe. Reply to "
+                        "this SMS to answer. %(ref)s"
+                    )
+                    % values
+                )
         expires = now + timedelta(minutes=settings.BAILANYS_SMS_BRIDGE_MINUTES)
         Case.objects.filter(pk=case.pk).update(available_at=expires)
         outbox = outbox_add(

@@ -1,5 +1,6 @@
 """The SIM pool: which gateway sends next, within its per-minute rate and daily cap."""
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -118,3 +119,100 @@ def gateway_health() -> list[dict]:
             }
         )
     return rows
+
+
+class GatewayInvalid(Exception):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def gateway_add(
+    *,
+    name: str,
+    kind: str,
+    url: str,
+    username: str = "",
+    password: str = "",
+    signing_key: str = "",
+    sim: int | None = None,
+    prefixes: str = "",
+    per_minute: int = 30,
+    daily_cap: int = 400,
+    from_number: str = "",
+    by=None,
+) -> SmsGateway:
+    """Add a gateway (console or CLI). Raises GatewayInvalid naming every bad field."""
+    from django.utils.translation import gettext as _
+
+    from bailanys import phones
+    from bailanys.privacy.audit import actor_label, audit_record
+
+    errors = {}
+    name = (name or "").strip()
+    if not re.fullmatch(r"[\w.-]{1,60}", name):
+        errors["name"] = _("Letters, digits, dots and dashes; at most 60.")
+    elif SmsGateway.objects.filter(name=name).exists():
+        errors["name"] = _("A gateway with this name exists already.")
+    if kind not in SmsGateway.Kind.values:
+        errors["kind"] = _("Choose one of: %(choices)s.") % {
+            "choices": ", ".join(SmsGateway.Kind.values)
+        }
+    url = (url or "").strip().rstrip("/")
+    if kind != SmsGateway.Kind.GAMMU and not url.startswith(("http://", "https://")):
+        errors["url"] = _("The address must start with http:// or https://.")
+    elif not url:
+        errors["url"] = _("This field is required.")
+    if kind == SmsGateway.Kind.HTTP and not from_number:
+        errors["from_number"] = _("An HTTP provider needs the number SMS come from.")
+    if from_number:
+        try:
+            from_number = phones.normalize(from_number)
+        except phones.InvalidPhone as exc:
+            errors["from_number"] = str(exc)
+    if sim not in (None, 1, 2, 3):
+        errors["sim"] = _("Choose one of: %(choices)s.") % {"choices": "1, 2, 3"}
+    if not re.fullmatch(r"(\d{3}(,\d{3})*)?", prefixes.replace(" ", "")):
+        errors["prefixes"] = _("Three-digit prefixes separated by commas, e.g. 705,777.")
+    if not (1 <= per_minute <= 100000):
+        errors["per_minute"] = _("At least 1.")
+    if not (1 <= daily_cap <= 10_000_000):
+        errors["daily_cap"] = _("At least 1.")
+    if errors:
+        raise GatewayInvalid(errors)
+    gateway = SmsGateway.objects.create(
+        name=name,
+        kind=kind,
+        url=url,
+        username=username,
+        password=password,
+        signing_key=signing_key,
+        sim_number=sim,
+        operator_prefixes=prefixes.replace(" ", ""),
+        per_minute=per_minute,
+        daily_cap=daily_cap,
+        from_number=from_number,
+    )
+    audit_record(
+        actor=actor_label(by) if by else "cli",
+        action="sms.gateway.add",
+        object_type="sms_gateway",
+        object_id=gateway.pk,
+    )
+    return gateway
+
+
+def gateway_switch(*, name: str, enabled: bool, by=None) -> bool:
+    from bailanys.privacy.audit import actor_label, audit_record
+
+    gateway = SmsGateway.objects.filter(name=name).first()
+    if gateway is None:
+        return False
+    SmsGateway.objects.filter(pk=gateway.pk).update(enabled=enabled)
+    audit_record(
+        actor=actor_label(by) if by else "cli",
+        action="sms.gateway.enable" if enabled else "sms.gateway.disable",
+        object_type="sms_gateway",
+        object_id=gateway.pk,
+    )
+    return True

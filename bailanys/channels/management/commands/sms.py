@@ -3,8 +3,13 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from bailanys import phones
-from bailanys.channels.sms.gateways import gateways_configured, sent_today
+from bailanys.channels.sms.gateways import (
+    GatewayInvalid,
+    gateway_add,
+    gateway_switch,
+    gateways_configured,
+    sent_today,
+)
 from bailanys.channels.sms.models import SmsGateway
 
 
@@ -39,34 +44,23 @@ class Command(BaseCommand):
         getattr(self, f"_{action}")(**options)
 
     def _add(self, *, name, url, username, password, signing_key, sim, prefixes, **options):
+        try:
+            gateway_add(
+                name=name,
+                kind=options["kind"],
+                url=url,
+                username=username,
+                password=password,
+                signing_key=signing_key,
+                sim=sim,
+                prefixes=prefixes,
+                per_minute=options["per_minute"],
+                daily_cap=options["daily_cap"],
+                from_number=options["from_number"],
+            )
+        except GatewayInvalid as exc:
+            raise CommandError(str(exc)) from None
         kind = options["kind"]
-        if kind != SmsGateway.Kind.GAMMU and not url.startswith(("http://", "https://")):
-            raise CommandError("The URL must start with http:// or https://.")
-        from_number = options["from_number"]
-        if kind == SmsGateway.Kind.HTTP and not from_number:
-            raise CommandError("An HTTP provider needs --from-number, the number SMS come from.")
-        if from_number:
-            try:
-                from_number = phones.normalize(from_number)
-            except phones.InvalidPhone as exc:
-                raise CommandError(f"--from-number: {exc}") from None
-        if options["per_minute"] < 1 or options["daily_cap"] < 1:
-            raise CommandError("--per-minute and --daily-cap must be at least 1.")
-        if SmsGateway.objects.filter(name=name).exists():
-            raise CommandError(f"A gateway called {name!r} exists already.")
-        SmsGateway.objects.create(
-            name=name[:60],
-            kind=kind,
-            from_number=from_number,
-            url=url.rstrip("/"),
-            username=username,
-            password=password,
-            signing_key=signing_key,
-            sim_number=sim,
-            operator_prefixes=prefixes,
-            per_minute=options["per_minute"],
-            daily_cap=options["daily_cap"],
-        )
         hooks = {
             SmsGateway.Kind.SMSGATE: "its webhook: POST /channels/smsgate/webhook",
             SmsGateway.Kind.HTTP: f"its webhooks: POST /channels/http-sms/{name}/inbound and "
@@ -95,6 +89,6 @@ class Command(BaseCommand):
         self._switch(name, False)
 
     def _switch(self, name: str, enabled: bool) -> None:
-        if not SmsGateway.objects.filter(name=name).update(enabled=enabled):
+        if not gateway_switch(name=name, enabled=enabled):
             raise CommandError(f"No gateway called {name!r}.")
         self.stdout.write(f"Gateway {name} {'enabled' if enabled else 'disabled'}.")
