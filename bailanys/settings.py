@@ -243,6 +243,8 @@ def env_limit(name: str, default: str) -> str:
 # Flood limits on intake, per network address and per requester contact.
 BAILANYS_INTAKE_LIMIT_PER_SOURCE = env_limit("BAILANYS_INTAKE_LIMIT_PER_SOURCE", "30/300")
 BAILANYS_INTAKE_LIMIT_PER_CONTACT = env_limit("BAILANYS_INTAKE_LIMIT_PER_CONTACT", "10/3600")
+# Safe check-ins by SMS (SAFE and its Russian and Kazakh words) from one number.
+BAILANYS_CHECKIN_LIMIT_PER_NUMBER = env_limit("BAILANYS_CHECKIN_LIMIT_PER_NUMBER", "5/3600")
 # Only behind a reverse proxy that sets it; otherwise anyone could pick their own address.
 BAILANYS_TRUST_X_FORWARDED_FOR = env_bool("BAILANYS_TRUST_X_FORWARDED_FOR", False)
 if BAILANYS_TRUST_X_FORWARDED_FOR:

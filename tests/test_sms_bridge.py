@@ -230,7 +230,16 @@ def test_coordinators_choose_the_bridged_kinds_and_add_gateways_in_the_console(f
     deliver()
     assert not to(fake_smsgate, GULNARA)
     [sms_] = to(fake_smsgate, DECOY)
-    assert "whether you are safe" in sms_["text"]
+    with translation.override("ru"):  # the recipient's language
+        asks = (
+            _(
+                "%(sender)s asks, via Bailanys volunteers, whether you are safe. Reply to "
+                "this SMS to answer. %(ref)s"
+            )
+            .split("%(sender)s")[1]
+            .split(".")[0]
+        )
+    assert asks in sms_["text"]
     sms(fake_smsgate, DECOY, "Да, всё хорошо")
     deliver()
     assert status(asked)["reply"] == "Да, всё хорошо"
@@ -259,3 +268,14 @@ def test_coordinators_choose_the_bridged_kinds_and_add_gateways_in_the_console(f
         assert added.status_code == 200 and "beeline" in added.content.decode()
         off = browser.post("/console/sms/gateways/", {"action": "disable", "name": "beeline"})
         assert "switched off" in off.content.decode()
+
+
+def test_check_ins_from_one_number_are_rate_limited(fake_smsgate, settings):
+    settings.BAILANYS_CHECKIN_LIMIT_PER_NUMBER = "2/3600"
+    number = "+77019994433"
+    for words in ("all fine", "all good", "still fine"):  # the same text twice is one SMS
+        sms(fake_smsgate, number, f"SAFE {words}")
+    deliver()
+    answers = [m["text"] for m in to(fake_smsgate, number)]
+    assert len(answers) == 3
+    assert sum("Too many" in a for a in answers) == 1  # the third within the hour

@@ -319,7 +319,9 @@ def _checkin(inbound: SmsInbound, language: str, words: str) -> None:
     with translation.override(language):
         try:
             rate_limit_hit(
-                scope="checkin:sms", source=inbound.sender_key, limit=Limit.parse("5/3600")
+                scope="checkin:sms",
+                source=inbound.sender_key,
+                limit=Limit.parse(settings.BAILANYS_CHECKIN_LIMIT_PER_NUMBER),
             )
         except Throttled:
             _say(inbound, 0, _("Too many messages from this number. Try again later."))
