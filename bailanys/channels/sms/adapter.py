@@ -38,6 +38,7 @@ def driver(gateway):
 
 
 def number_key(e164: str) -> str:
+    """The keyed index of a number on the SMS channel: STOP lists, replies, duplicates."""
     return blind_index(f"sms:{e164}")
 
 

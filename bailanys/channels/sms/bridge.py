@@ -19,18 +19,14 @@ from django.utils.translation import gettext as _
 
 from bailanys.channels.models import OutboxMessage
 from bailanys.channels.services import outbox_add
+from bailanys.channels.sms.adapter import number_key
 from bailanys.channels.sms.gateways import gateways_configured
 from bailanys.channels.sms.models import SmsBridge, SmsDelivery
 from bailanys.privacy.audit import audit_record
-from bailanys.privacy.crypto import blind_index
 
 REF_RE = re.compile(r"\bB(\d{1,9})\b", re.IGNORECASE)
 OPEN = (SmsBridge.State.WAITING, SmsBridge.State.DELIVERED, SmsBridge.State.EXPIRED)
 ANSWER_DAYS = 7  # an answer this late still reaches the requesters
-
-
-def _number_key(e164: str) -> str:
-    return blind_index(f"sms:{e164}")
 
 
 BRIDGE_KINDS = "sms.bridge_kinds"
@@ -111,7 +107,7 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
         bridge = SmsBridge.objects.create(
             case=case,
             ref=ref,
-            to_key=_number_key(case.recipient_phone),
+            to_key=number_key(case.recipient_phone),
             outbox=outbox,
             expires_at=expires,
         )
@@ -173,7 +169,7 @@ def bridge_reply(sender_e164: str, text: str) -> bool:
 
     since = timezone.now() - timedelta(days=ANSWER_DAYS)
     bridges = SmsBridge.objects.filter(
-        to_key=_number_key(sender_e164), state__in=OPEN, created_at__gte=since
+        to_key=number_key(sender_e164), state__in=OPEN, created_at__gte=since
     )
     ref = REF_RE.search(text)
     bridge = None

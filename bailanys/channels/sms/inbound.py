@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from bailanys import phones
 from bailanys.channels.services import outbox_add
 from bailanys.channels.sms import segments as sms_segments
+from bailanys.channels.sms.adapter import number_key
 from bailanys.channels.sms.gateways import gateway_heard, gateways_configured
 from bailanys.channels.sms.models import (
     SmsContact,
@@ -158,7 +159,7 @@ def inbound_accept(gateway: SmsGateway, raw_sender: str, text: str) -> str:
     inbound = SmsInbound.objects.create(
         gateway=gateway,
         sender=sender,
-        sender_key=blind_index(f"sms:{sender}"),
+        sender_key=number_key(sender),
         is_phone=is_phone,
         text=text,
         repeat_key=repeat_key,
@@ -261,10 +262,9 @@ def _act(inbound: SmsInbound, text: str) -> None:
             return
     words = text.strip().split()
     first = words[0].strip(".,!?:;").casefold() if words else ""
-    number_key = blind_index(f"sms:{inbound.sender}")
     if first in STOP_WORDS and len(words) == 1:
         SmsContact.objects.get_or_create(
-            number_key=number_key, defaults={"stopped_at": timezone.now()}
+            number_key=inbound.sender_key, defaults={"stopped_at": timezone.now()}
         )
         with translation.override(STOP_WORDS[first]):
             # The last SMS this number gets: sent although it said STOP.
@@ -277,7 +277,7 @@ def _act(inbound: SmsInbound, text: str) -> None:
             )
         return
     if first in START_WORDS and len(words) == 1:
-        SmsContact.objects.filter(number_key=number_key).delete()
+        SmsContact.objects.filter(number_key=inbound.sender_key).delete()
         with translation.override(START_WORDS[first]):
             _say(inbound, 0, help_text())
         return
