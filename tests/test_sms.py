@@ -336,3 +336,44 @@ def test_coordinators_see_each_gateways_health_and_a_silent_one_is_flagged(fake_
         name, password, _token = make_account()
         volunteer.login(name, password)
         assert volunteer.get("/console/sms/gateways/").status_code == 404
+
+
+SMS_CANARIES = (
+    "Smscanaryname",
+    "smscanary-message-31d",
+    "smscanary-reply-7e2",
+    "+77014443322",
+    "87014443322",
+    "7014443322",
+    "701 444 33 22",
+    "+7 701 444 3322",
+    "+77016667788",
+    "7016667788",
+)
+
+
+def test_sms_leaves_no_canary_in_sql_or_logs(fake_smsgate, caplog):
+    """A request by SMS, the bridge SMS, the recipient's answer and the requester's news
+    cross the database and the logs: none of the names, numbers or words is there in clear."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.test_privacy_canary import capture_everything, hits_in, log_text
+
+    capture_everything(caplog)
+    with CaptureQueriesContext(connection) as queries:
+        receive(
+            fake_smsgate,
+            "+77016667788",
+            "Передайте Smscanaryname 8 701 444 33 22: smscanary-message-31d",
+        )
+        deliver()
+        bridged = texts_to(fake_smsgate, "+77014443322")
+        receive(fake_smsgate, "+77014443322", "smscanary-reply-7e2")
+        deliver()
+    assert bridged and "smscanary-message-31d" in bridged[0]  # it really travelled
+    assert "smscanary-reply-7e2" in texts_to(fake_smsgate, "+77016667788")[-1]
+    sql = "\n".join(q["sql"] for q in queries.captured_queries).encode()
+    assert len(queries.captured_queries) > 50
+    assert hits_in(sql, SMS_CANARIES) == []
+    assert hits_in(log_text(caplog), SMS_CANARIES) == []
