@@ -207,6 +207,8 @@ EXPECTED = {
     "s/<str:token>/": expect({200}, {200}),
     "console/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
     "console/take/": expect({405}, {302}, anon_get={LOGIN}, anon_post={LOGIN}),
+    # Only one's own preference: nothing of anyone else behind it.
+    "console/hard-cases/": expect({405}, {302}, anon_get={LOGIN}, anon_post={LOGIN}),
     "console/claims/<int:claim_id>/outcome/": CONSOLE_ACTION,
     "console/claims/<int:claim_id>/renew/": CONSOLE_ACTION,
     "console/claims/<int:claim_id>/release/": CONSOLE_ACTION,

@@ -35,6 +35,8 @@ class User(AbstractUser):
     approved_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # An experienced volunteer may say no to hard cases (death, detention, a child…).
+    hard_cases_opt_out = models.BooleanField(default=False)
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -43,6 +45,11 @@ class User(AbstractUser):
     @property
     def is_coordinator(self) -> bool:
         return self.role in (Role.COORDINATOR, Role.ADMIN)
+
+    @property
+    def takes_hard_cases(self) -> bool:
+        """Hard cases go only to experienced volunteers and coordinators who did not opt out."""
+        return self.role != Role.VOLUNTEER and not self.hard_cases_opt_out
 
     @property
     def needs_two_factor(self) -> bool:

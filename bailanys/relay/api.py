@@ -125,6 +125,11 @@ class OutcomeIn(Schema):
     outcome: Literal[tuple(Outcome.values)]  # type: ignore[valid-type]
     reply: str = Field("", max_length=services.MAX_REPLY)
     note: str = Field("", max_length=services.MAX_NOTE)
+    hard: bool = Field(
+        False,
+        description="The case is hard (a death, a detention, a child…): from now on "
+        "it goes only to experienced volunteers",
+    )
 
 
 class OutcomeOut(Schema):
@@ -234,6 +239,7 @@ def claim_outcome(request: HttpRequest, claim_id: int, payload: OutcomeIn):
             outcome=payload.outcome,
             reply=payload.reply,
             note=payload.note,
+            mark_hard=payload.hard,
         )
     except NotYourClaim:
         return _forbidden()

@@ -85,6 +85,7 @@ class OutcomeForm(forms.Form):
     outcome = forms.ChoiceField(choices=Outcome.choices)
     reply = forms.CharField(required=False, max_length=services.MAX_REPLY)
     note = forms.CharField(required=False, max_length=services.MAX_NOTE)
+    hard = forms.BooleanField(required=False)
 
 
 class RetainForm(forms.Form):

@@ -86,6 +86,9 @@ class Case(SealedModel):
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
     # 1 when any request is urgent or medical: those go first.
     priority = models.SmallIntegerField(default=0)
+    # Medical, a death, a detention, a missing person, a child, or marked so by a volunteer:
+    # offered only to volunteers who take hard cases.
+    hard = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # A case waiting for a retry is not offered before this time.
     available_at = models.DateTimeField()

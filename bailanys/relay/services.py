@@ -203,6 +203,24 @@ def recipient_key(phone_e164: str) -> str:
     return blind_index(phone_e164)
 
 
+HARD_RE = re.compile(
+    r"(?:умер|умерл|скончал|погиб|смерт|морг|похорон|задержа|арест|полици|изолятор|"
+    r"пропал|пропаж|не\s+вернул|ребен|ребён|дет[иейям]|младен|сын\s+\d|дочь\s+\d|"
+    r"қайтыс|қаза|жерлеу|ұсталды|қамау|хабарсыз|жоғалып|нәресте|"
+    r"(?<!\w)бала(?:лар\w*|м|мыз|сы|ым|ға|ны)?(?!\w)|"
+    r"\bdied\b|\bdead\b|\bdeath|funeral|morgue|detain|arrest|police|custody|missing|"
+    r"\bchild|\bkid\b|\bbaby|\d+\s*(?:лет|жаста|years?\s+old))",
+    re.IGNORECASE,
+)
+
+
+def is_hard(data: RequestInput) -> bool:
+    """Hard for a volunteer to carry: medical, a death, a detention, a missing person, a child."""
+    if data.kind == Kind.MEDICAL:
+        return True
+    return bool(HARD_RE.search(f"{data.message} {data.recipient_name}"))
+
+
 def _priority(data: RequestInput) -> int:
     return 1 if data.urgent or data.kind in PRIORITY_KINDS else 0
 
@@ -215,6 +233,8 @@ def _open_case_for(data: RequestInput, now) -> Case:
         if case is not None:
             if _priority(data) > case.priority:
                 Case.objects.filter(pk=case.pk).update(priority=_priority(data))
+            if not case.hard and is_hard(data):
+                Case.objects.filter(pk=case.pk).update(hard=True)
             return case
         try:
             with transaction.atomic():
@@ -225,6 +245,7 @@ def _open_case_for(data: RequestInput, now) -> Case:
                     recipient_city=data.recipient_city,
                     recipient_language=data.recipient_language,
                     priority=_priority(data),
+                    hard=is_hard(data),
                     available_at=now,
                 )
         except IntegrityError:
@@ -427,6 +448,8 @@ def case_claim_next(*, volunteer: User) -> Claim | None:
             candidates = Case.objects.filter(
                 state=CaseState.QUEUED, available_at__lte=now
             ).order_by("-priority", "created_at")
+            if not volunteer.takes_hard_cases:
+                candidates = candidates.filter(hard=False)  # never offered, never shown
             if connection.features.has_select_for_update_skip_locked:
                 candidates = candidates.select_for_update(skip_locked=True)
             case_id = candidates.values_list("pk", flat=True).first()
@@ -496,7 +519,13 @@ def claim_release(*, claim_id: int, volunteer: User) -> None:
 
 
 def claim_record_outcome(
-    *, claim_id: int, volunteer: User, outcome: str, reply: str = "", note: str = ""
+    *,
+    claim_id: int,
+    volunteer: User,
+    outcome: str,
+    reply: str = "",
+    note: str = "",
+    mark_hard: bool = False,
 ) -> Attempt:
     """Record the call's outcome, move the case on and tell every requester when it ends.
 
@@ -521,6 +550,8 @@ def claim_record_outcome(
     case = claim.case
     now = timezone.now()
     changes: dict = {"current_claim": None, "lease_expires_at": None}
+    if mark_hard:
+        changes["hard"] = True  # from now on only for volunteers who take hard cases
     resolution = ""
     reply_flag = _scam_flag("scam-reply", reply)
     outcome_for_case = outcome
@@ -763,3 +794,15 @@ def case_retain(*, coordinator: User, case_id: int, until, reason: str) -> Case:
             detail=f"until {until.date().isoformat()}",
         )
     return case
+
+
+def volunteer_hard_cases_set(*, volunteer: User, take: bool) -> None:
+    """An experienced volunteer says yes or no to hard cases; their choice, audited."""
+    User.objects.filter(pk=volunteer.pk).update(hard_cases_opt_out=not take)
+    audit_record(
+        actor=actor_label(volunteer),
+        action="volunteer.hard_cases",
+        object_type="user",
+        object_id=volunteer.pk,
+        detail="take" if take else "opt out",
+    )

@@ -8,6 +8,7 @@ urlpatterns = [
     path("s/<str:token>/", views.request_status, name="status"),
     path("console/", views.console, name="console"),
     path("console/take/", views.console_take, name="take"),
+    path("console/hard-cases/", views.console_hard_cases, name="hard_cases"),
     path("console/claims/<int:claim_id>/outcome/", views.console_outcome, name="outcome"),
     path("console/claims/<int:claim_id>/renew/", views.console_renew, name="renew"),
     path("console/claims/<int:claim_id>/release/", views.console_release, name="release"),

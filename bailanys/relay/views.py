@@ -109,7 +109,18 @@ def console_outcome(request: HttpRequest, claim_id: int) -> HttpResponse:
         outcome=form.cleaned_data["outcome"],
         reply=form.cleaned_data["reply"],
         note=form.cleaned_data["note"],
+        mark_hard=form.cleaned_data["hard"],
     )
+
+
+@login_required
+@require_POST
+def console_hard_cases(request: HttpRequest) -> HttpResponse:
+    """An experienced volunteer takes, or stops taking, hard cases."""
+    services.volunteer_hard_cases_set(
+        volunteer=request.user, take=request.POST.get("take") == "yes"
+    )
+    return redirect("relay:console")
 
 
 @login_required
