@@ -218,6 +218,8 @@ EXPECTED = {
         {405}, {403}, anon_get={LOGIN}, anon_post={LOGIN}, b_post={302}
     ),
     "console/audit/": PERSONAL_PAGE,
+    # Counts only, and for coordinators: a volunteer is not told it exists.
+    "console/stats.csv": PERSONAL_PAGE,
     # Keeping a case longer is for coordinators: a volunteer is not told it exists.
     "console/retain/": expect({405}, {404}, anon_get={LOGIN}, anon_post={LOGIN}),
     # Review items are free text waiting for any vetted volunteer; none in this scene.

@@ -363,3 +363,48 @@ def _who(attempt: Attempt | None) -> str:
     if attempt is None:
         return ""
     return attempt.volunteer.username if attempt.volunteer else attempt.get_via_display()
+
+
+def _region(city: str) -> str:
+    """A recipient's city as a region for reports: the gazetteer's name, else "other".
+
+    Free text never reaches a report: only the canonical names of known places do.
+    """
+    from bailanys.parsing.cities import find_places
+
+    if not city:
+        return ""
+    found = find_places(city if city[:1].isupper() else city[:1].upper() + city[1:])
+    if not found:
+        return "other"
+    place = found[0].place
+    return place.parent or place.canonical
+
+
+def statistics_rows(*, coordinator: User) -> list[dict]:
+    """Counts per day, region, kind and outcome, with no personal data (coordinators only).
+
+    Cases past retention are counted from their tallies (region unknown then).
+    """
+    from collections import Counter
+
+    from bailanys.privacy.models import RetentionTally
+
+    if not coordinator.is_coordinator:
+        raise NotYourClaim(0)
+    counts: Counter = Counter()
+    first_kind = {}
+    for request in Request.objects.order_by("created_at").values("case_id", "kind"):
+        first_kind.setdefault(request["case_id"], request["kind"])
+    for case in Case.objects.all().iterator(chunk_size=500):
+        day = timezone.localtime(case.created_at).date().isoformat()
+        outcome = case.resolution if case.state == CaseState.CLOSED else case.state
+        key = (day, _region(case.recipient_city), first_kind.get(case.pk, ""), outcome)
+        counts[key] += 1
+    for tally in RetentionTally.objects.all():
+        key = (tally.day.isoformat(), "purged", tally.kind, tally.resolution)
+        counts[key] += tally.cases
+    return [
+        {"day": d, "region": r, "kind": k, "outcome": o, "cases": n}
+        for (d, r, k, o), n in sorted(counts.items())
+    ]

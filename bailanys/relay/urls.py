@@ -15,5 +15,6 @@ urlpatterns = [
     path("console/coordinator/", views.coordinator, name="coordinator"),
     path("console/cases/<int:case_id>/take/", views.coordinator_take, name="coordinator_take"),
     path("console/audit/", views.audit_log, name="audit"),
+    path("console/stats.csv", views.coordinator_stats_csv, name="stats_csv"),
     path("console/retain/", views.coordinator_retain, name="retain"),
 ]

@@ -206,3 +206,21 @@ def coordinator_retain(request: HttpRequest) -> HttpResponse:
             request, _("The case will be kept until %(day)s.") % {"day": form.cleaned_data["until"]}
         )
     return redirect("relay:coordinator")
+
+
+@login_required
+def coordinator_stats_csv(request: HttpRequest) -> HttpResponse:
+    """Counts per day, region, kind and outcome as CSV, for reports: no personal data."""
+    import csv
+
+    try:
+        rows = selectors.statistics_rows(coordinator=request.user)
+    except services.NotYourClaim:
+        raise Http404 from None
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="bailanys-statistics.csv"'
+    response["Cache-Control"] = "no-store"
+    writer = csv.DictWriter(response, fieldnames=["day", "region", "kind", "outcome", "cases"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return response
