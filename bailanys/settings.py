@@ -219,6 +219,9 @@ TASKS = {
 # Relay rules (see docs/operators.md).
 BAILANYS_LEASE_SECONDS = env_int("BAILANYS_LEASE_SECONDS", 15 * 60, minimum=30)
 BAILANYS_RETRY_DELAYS_MINUTES = env_int_list("BAILANYS_RETRY_DELAYS_MINUTES", [20, 60, 180])
+# Volunteer care: after this many hard cases in a row the console offers a lighter case or
+# a break before another hard one (the volunteer may still choose to go on).
+BAILANYS_HARD_IN_A_ROW = env_int("BAILANYS_HARD_IN_A_ROW", 3, minimum=1)
 BAILANYS_MAX_ATTEMPTS = env_int(
     "BAILANYS_MAX_ATTEMPTS", len(BAILANYS_RETRY_DELAYS_MINUTES) + 1, minimum=1
 )

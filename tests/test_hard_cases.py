@@ -1,4 +1,7 @@
-"""Hard cases go only to volunteers who take them: experienced, and not opted out."""
+"""Hard cases go only to volunteers who take them: experienced, and not opted out;
+and the care around them: a choice after several in a row, "I need to talk"."""
+
+import re
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -96,3 +99,74 @@ def test_no_volunteer_without_the_role_ever_holds_a_hard_case(hard, roles):
         if response.status_code == 200:
             case = Case.objects.get(pk=response.json()["case_id"])
             assert not case.hard or role == "experienced"
+
+
+def _work_hard_cases(token: str, n: int) -> None:
+    api = Api(token)
+    for _ in range(n):
+        claim = api.post("/claims").json()
+        assert claim["claim_id"]
+        api.post(f"/claims/{claim['claim_id']}/outcome", {"outcome": "reached"})
+
+
+def test_after_three_hard_calls_the_console_offers_a_lighter_case_or_a_break():
+    for n in range(4):
+        submit(f"8 701 200 00 {n:02d}", kind="medical", message="Нужен врач")
+    submit("8 701 200 00 99", kind="welfare_check", message="")
+    username, password, token = make_account("experienced")
+    _work_hard_cases(token, 3)
+    browser = Browser()
+    browser.login(username, password)
+    offered = browser.post("/console/take/")
+    assert offered.status_code == 302 and "care=1" in offered["Location"]
+    page = browser.get(offered["Location"]).content.decode()
+    assert "3 hard cases in a row" in page
+    assert "A lighter case" in page and "A break" in page
+    browser.post("/console/take/", {"mode": "light"})
+    console = browser.get("/console/").content.decode()
+    assert "+7 701 200 0099" in console  # the welfare check, not the fourth medical case
+
+
+def test_going_on_is_the_volunteers_choice():
+    for n in range(4):
+        submit(f"8 701 300 00 {n:02d}", kind="medical", message="Нужен врач")
+    username, password, token = make_account("experienced")
+    _work_hard_cases(token, 3)
+    browser = Browser()
+    browser.login(username, password)
+    browser.post("/console/take/", {"mode": "any"})
+    assert "+7 701 300 0003" in browser.get("/console/").content.decode()
+
+
+def test_i_need_to_talk_reaches_coordinators_and_takes_the_volunteer_out_of_dispatch():
+    from tests.conftest import login_coordinator
+
+    submit("8 701 400 00 01", kind="welfare_check", message="")
+    username, password, token = make_account()
+    volunteer = Browser()
+    volunteer.login(username, password)
+    volunteer.post("/console/take/")
+    assert "+7 701 400 0001" in volunteer.get("/console/").content.decode()
+    volunteer.post("/console/need-to-talk/")
+    # the case they hold stays theirs to finish; after it, nothing new comes
+    api = Api(token)
+    claim = api.post("/claims").json()
+    assert claim["recipient_phone"] == "+77014000001"
+    api.post(f"/claims/{claim['claim_id']}/outcome", {"outcome": "reached"})
+    submit("8 701 400 00 02", kind="welfare_check", message="")
+    assert api.post("/claims").status_code == 409
+    page = volunteer.get("/console/").content.decode()
+    assert "A coordinator will talk with you" in page
+
+    coordinator = Browser()
+    name, password, _token = make_account("coordinator")
+    login_coordinator(coordinator, name, password)
+    overview = coordinator.get("/console/coordinator/").content.decode()
+    assert "Volunteers who asked to talk" in overview and username in overview
+    user_id = re.search(r"/console/volunteers/(\d+)/talked/", overview).group(1)
+    coordinator.post(f"/console/volunteers/{user_id}/talked/")
+    assert (
+        "Volunteers who asked to talk"
+        not in coordinator.get("/console/coordinator/").content.decode()
+    )
+    assert Api(token).post("/claims").status_code == 200  # back in dispatch

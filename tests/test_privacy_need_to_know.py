@@ -209,6 +209,11 @@ EXPECTED = {
     "console/take/": expect({405}, {302}, anon_get={LOGIN}, anon_post={LOGIN}),
     # Only one's own preference: nothing of anyone else behind it.
     "console/hard-cases/": expect({405}, {302}, anon_get={LOGIN}, anon_post={LOGIN}),
+    # One's own flag; and clearing one is for coordinators, who are not in this walk.
+    "console/need-to-talk/": expect({405}, {302}, anon_get={LOGIN}, anon_post={LOGIN}),
+    "console/volunteers/<int:user_id>/talked/": expect(
+        {405}, {404}, anon_get={LOGIN}, anon_post={LOGIN}
+    ),
     "console/claims/<int:claim_id>/outcome/": CONSOLE_ACTION,
     "console/claims/<int:claim_id>/renew/": CONSOLE_ACTION,
     "console/claims/<int:claim_id>/release/": CONSOLE_ACTION,

@@ -37,6 +37,9 @@ class User(AbstractUser):
     )
     # An experienced volunteer may say no to hard cases (death, detention, a child…).
     hard_cases_opt_out = models.BooleanField(default=False)
+    # "I need to talk": set by the volunteer, seen by coordinators, cleared by one of them.
+    # Until then the volunteer gets no case.
+    needs_talk_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

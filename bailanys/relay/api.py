@@ -201,11 +201,15 @@ def _ended():
 @router.post(
     "/claims",
     auth=BearerToken(),
-    response={200: CaseOut, 204: None, **AUTHED},
+    response={200: CaseOut, 204: None, 409: Problem, **AUTHED},
     summary="Take the next waiting case",
+    description="409 while the volunteer has asked to talk to a coordinator.",
 )
 def claim_next(request: HttpRequest):
-    claim = services.case_claim_next(volunteer=request.auth)
+    try:
+        claim = services.case_claim_next(volunteer=request.auth)
+    except services.NeedsTalk:
+        return Status(409, {"detail": _("A coordinator will talk with you first.")})
     if claim is None:
         return Status(204, None)
     return Status(200, _case_out(request, claim.pk))

@@ -228,6 +228,7 @@ class Overview:
     waiting_now: int
     oldest_waiting: datetime | None
     escalated: list[dict]
+    needs_talk: list[dict]
     volunteers: list[dict]
     recent_outcomes: list[dict]
 
@@ -291,12 +292,17 @@ def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None 
         }
         for a in Attempt.objects.select_related("volunteer").order_by("-created_at")[:20]
     ]
+    needs_talk = [
+        {"id": u.pk, "username": u.username, "since": u.needs_talk_at}
+        for u in User.objects.filter(needs_talk_at__isnull=False).order_by("needs_talk_at")
+    ]
     return Overview(
         by_state={state.label: by_state.get(state.value, 0) for state in CaseState},
         by_resolution=by_resolution,
         waiting_now=waiting.count(),
         oldest_waiting=oldest,
         escalated=escalated,
+        needs_talk=needs_talk,
         volunteers=volunteers,
         recent_outcomes=recent,
     )

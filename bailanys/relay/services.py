@@ -429,7 +429,25 @@ def claim_active_for(volunteer: User) -> Claim | None:
     )
 
 
-def case_claim_next(*, volunteer: User) -> Claim | None:
+class NeedsTalk(Exception):
+    """The volunteer asked to talk to a coordinator: no case until one has."""
+
+
+def hard_streak(volunteer: User) -> int:
+    """How many of the volunteer's latest calls in a row were on hard cases."""
+    streak = 0
+    for hard in (
+        Attempt.objects.filter(volunteer=volunteer)
+        .order_by("-created_at")
+        .values_list("case__hard", flat=True)[: settings.BAILANYS_HARD_IN_A_ROW]
+    ):
+        if not hard:
+            break
+        streak += 1
+    return streak
+
+
+def case_claim_next(*, volunteer: User, light_only: bool = False) -> Claim | None:
     """Give the volunteer the next case: urgent and medical first, then the oldest.
 
     A volunteer holds one case at a time: asking again returns the same claim.
@@ -441,6 +459,8 @@ def case_claim_next(*, volunteer: User) -> Claim | None:
     held = claim_active_for(volunteer)
     if held is not None:
         return held
+    if volunteer.needs_talk_at is not None:
+        raise NeedsTalk(volunteer.pk)
     claims_expire()
     for _try in range(10):
         now = timezone.now()
@@ -448,7 +468,7 @@ def case_claim_next(*, volunteer: User) -> Claim | None:
             candidates = Case.objects.filter(
                 state=CaseState.QUEUED, available_at__lte=now
             ).order_by("-priority", "created_at")
-            if not volunteer.takes_hard_cases:
+            if light_only or not volunteer.takes_hard_cases:
                 candidates = candidates.filter(hard=False)  # never offered, never shown
             if connection.features.has_select_for_update_skip_locked:
                 candidates = candidates.select_for_update(skip_locked=True)
@@ -805,4 +825,31 @@ def volunteer_hard_cases_set(*, volunteer: User, take: bool) -> None:
         object_type="user",
         object_id=volunteer.pk,
         detail="take" if take else "opt out",
+    )
+
+
+def volunteer_needs_talk(*, volunteer: User) -> None:
+    """ "I need to talk": coordinators see it at once; the volunteer gets no new case.
+
+    A case they hold stays theirs to finish or give back: nothing is taken from them.
+    """
+    User.objects.filter(pk=volunteer.pk).update(needs_talk_at=timezone.now())
+    audit_record(
+        actor=actor_label(volunteer),
+        action="volunteer.needs_talk",
+        object_type="user",
+        object_id=volunteer.pk,
+    )
+
+
+def volunteer_talked(*, coordinator: User, user_id: int) -> None:
+    """A coordinator has talked with the volunteer: they may take cases again."""
+    if not coordinator.is_coordinator:
+        raise NotYourClaim(user_id)
+    User.objects.filter(pk=user_id).update(needs_talk_at=None)
+    audit_record(
+        actor=actor_label(coordinator),
+        action="volunteer.talked",
+        object_type="user",
+        object_id=user_id,
     )

@@ -17,4 +17,10 @@ urlpatterns = [
     path("console/audit/", views.audit_log, name="audit"),
     path("console/stats.csv", views.coordinator_stats_csv, name="stats_csv"),
     path("console/retain/", views.coordinator_retain, name="retain"),
+    path("console/need-to-talk/", views.console_need_talk, name="need_talk"),
+    path(
+        "console/volunteers/<int:user_id>/talked/",
+        views.coordinator_talked,
+        name="coordinator_talked",
+    ),
 ]

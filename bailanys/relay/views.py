@@ -1,10 +1,12 @@
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -62,7 +64,21 @@ def console(request: HttpRequest) -> HttpResponse:
             claim_id=claim.pk, volunteer=request.user, http_request=request
         )
     outcomes = [(o.value, o.label) for o in Outcome]
-    response = render(request, "relay/console.html", {"case": case, "outcomes": outcomes})
+    care = (
+        case is None
+        and request.GET.get("care") == "1"
+        and services.hard_streak(request.user) >= settings.BAILANYS_HARD_IN_A_ROW
+    )
+    response = render(
+        request,
+        "relay/console.html",
+        {
+            "case": case,
+            "outcomes": outcomes,
+            "care": care,
+            "in_a_row": services.hard_streak(request.user),
+        },
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -70,9 +86,42 @@ def console(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def console_take(request: HttpRequest) -> HttpResponse:
-    if services.case_claim_next(volunteer=request.user) is None:
+    """Take the next case. After several hard ones in a row the volunteer chooses first:
+    a lighter case, a break, or another hard one (mode=light / mode=any)."""
+    mode = request.POST.get("mode", "")
+    if (
+        mode not in ("light", "any")
+        and request.user.takes_hard_cases
+        and services.hard_streak(request.user) >= settings.BAILANYS_HARD_IN_A_ROW
+    ):
+        return redirect(f"{reverse('relay:console')}?care=1")
+    try:
+        claim = services.case_claim_next(volunteer=request.user, light_only=mode == "light")
+    except services.NeedsTalk:
+        messages.info(request, _("A coordinator will talk with you first."))
+        return redirect("relay:console")
+    if claim is None:
         messages.info(request, _("Nobody is waiting right now. Thank you — check again soon."))
     return redirect("relay:console")
+
+
+@login_required
+@require_POST
+def console_need_talk(request: HttpRequest) -> HttpResponse:
+    """One tap: "I need to talk". Coordinators see it at once; no case until then."""
+    services.volunteer_needs_talk(volunteer=request.user)
+    messages.info(request, _("The coordinators can see that you want to talk. Take care."))
+    return redirect("relay:console")
+
+
+@login_required
+@require_POST
+def coordinator_talked(request: HttpRequest, user_id: int) -> HttpResponse:
+    try:
+        services.volunteer_talked(coordinator=request.user, user_id=user_id)
+    except services.NotYourClaim:
+        raise Http404 from None
+    return redirect("relay:coordinator")
 
 
 def _claim_action(request: HttpRequest, action, success: str = "", **kwargs) -> HttpResponse:

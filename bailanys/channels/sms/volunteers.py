@@ -76,7 +76,10 @@ def volunteer_sms(user, text: str) -> str | None:
     if first in HELP_WORDS:
         return volunteer_help()
     if command is None:
-        claim = relay.claim_active_for(user) or relay.case_claim_next(volunteer=user)
+        try:
+            claim = relay.claim_active_for(user) or relay.case_claim_next(volunteer=user)
+        except relay.NeedsTalk:
+            return _("A coordinator will talk with you first.")
         if claim is None:
             return _("No case is waiting. Thank you — try again in a few minutes.")
         view = selectors.case_get_for_volunteer(claim_id=claim.pk, volunteer=user)

@@ -537,7 +537,11 @@ def cmd_next(turn: Turn, arg: str, message) -> None:
     user = _volunteer(turn)
     if user is None:
         return
-    claim = relay.claim_active_for(user) or relay.case_claim_next(volunteer=user)
+    try:
+        claim = relay.claim_active_for(user) or relay.case_claim_next(volunteer=user)
+    except relay.NeedsTalk:
+        turn.say(_("A coordinator will talk with you first."))
+        return
     if claim is None:
         turn.say(_("No case is waiting. Thank you — try again in a few minutes."))
         return
