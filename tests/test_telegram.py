@@ -231,7 +231,16 @@ def deliver_with_workers(workers: int) -> None:
     if workers == 1:
         deliver(timeout=120)
         return
-    threads = [threading.Thread(target=deliver, kwargs={"timeout": 120}) for _ in range(workers)]
+
+    def worker() -> None:
+        from django.db import connection
+
+        try:
+            deliver(timeout=120)
+        finally:
+            connection.close()  # a thread's own connection, or the test database stays in use
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
