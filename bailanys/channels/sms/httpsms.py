@@ -42,7 +42,7 @@ from django.views.decorators.http import require_POST
 
 from bailanys.channels.sms.inbound import delivery_report, inbound_accept
 from bailanys.channels.sms.models import SmsEvent, SmsGateway
-from bailanys.channels.sms.smsgate import GatewayDown, Refused
+from bailanys.channels.sms.smsgate import GatewayDown, Refused, post
 
 API_VERSION = "2010-04-01"
 TIMEOUT = 10  # seconds: a provider that takes longer is treated as not answering
@@ -70,27 +70,14 @@ def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) 
             gateway.name, "status"
         )
     account = urllib.parse.quote(gateway.username, safe="")
-    auth = base64.b64encode(f"{gateway.username}:{gateway.password}".encode()).decode()
-    request = urllib.request.Request(  # noqa: S310  the scheme is checked above
+    answer = post(
+        gateway,
         f"{base}/{API_VERSION}/Accounts/{account}/Messages.json",
-        data=urllib.parse.urlencode(form).encode(),
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-            "Authorization": f"Basic {auth}",
-        },
-        method="POST",
+        urllib.parse.urlencode(form).encode(),
+        content_type="application/x-www-form-urlencoded",
+        detail=_error_code,
     )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-            answer = json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403, 429) or exc.code >= 500:
-            raise GatewayDown(f"HTTP {exc.code}") from None
-        raise Refused(f"HTTP {exc.code}{_error_code(exc)}") from None
-    except (OSError, ValueError) as exc:  # refused, reset, timed out, not JSON
-        raise GatewayDown(type(exc).__name__) from None
-    sid = answer.get("sid") if isinstance(answer, dict) else None
+    sid = answer.get("sid")
     if not isinstance(sid, str) or not sid:
         raise GatewayDown("no message sid in the answer")
     return sid

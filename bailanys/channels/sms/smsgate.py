@@ -38,13 +38,36 @@ def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) 
     if gateway.sim_number:
         body["simNumber"] = gateway.sim_number
     url = gateway.url.rstrip("/")
+    answer = post(
+        gateway,
+        f"{url}/message",
+        json.dumps(body, ensure_ascii=False).encode(),
+        content_type="application/json",
+    )
+    message_id = answer.get("id")
+    if not message_id:
+        raise GatewayDown("no message id in the answer")
+    return str(message_id)
+
+
+def post(gateway: SmsGateway, url: str, data: bytes, *, content_type: str, detail=None) -> dict:
+    """POST to a gateway with its basic auth and read the JSON answer (every HTTP gateway kind).
+
+    GatewayDown when it cannot send now (no answer, 401/403/429, 5xx), so the next SIM is
+    tried; Refused for any other 4xx: this message can never go. `detail(exc)` may add
+    what the refusal says (never text that could quote a number).
+    """
     if not url.startswith(("http://", "https://")):
         raise Refused("the gateway's address must start with http:// or https://")
     auth = base64.b64encode(f"{gateway.username}:{gateway.password}".encode()).decode()
     request = urllib.request.Request(  # noqa: S310  the scheme is checked above
-        f"{url}/message",
-        data=json.dumps(body, ensure_ascii=False).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Basic {auth}"},
+        url,
+        data=data,
+        headers={
+            "Content-Type": content_type,
+            "Accept": "application/json",
+            "Authorization": f"Basic {auth}",
+        },
         method="POST",
     )
     try:
@@ -53,13 +76,10 @@ def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) 
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403, 429) or exc.code >= 500:
             raise GatewayDown(f"HTTP {exc.code}") from None
-        raise Refused(f"HTTP {exc.code}") from None
+        raise Refused(f"HTTP {exc.code}{detail(exc) if detail else ''}") from None
     except (OSError, ValueError) as exc:  # refused, reset, timed out, not JSON
         raise GatewayDown(type(exc).__name__) from None
-    message_id = answer.get("id") if isinstance(answer, dict) else None
-    if not message_id:
-        raise GatewayDown("no message id in the answer")
-    return str(message_id)
+    return answer if isinstance(answer, dict) else {}
 
 
 def signature_valid(key: str, body: bytes, signature: str, timestamp: str, max_age: int) -> bool:
