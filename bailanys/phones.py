@@ -5,6 +5,8 @@ Numbers are parsed with `phonenumbers` (default region KZ, so `8 701 234 56
 in E.164.
 """
 
+import functools
+
 import phonenumbers
 from django.utils.translation import gettext as _
 
@@ -42,3 +44,37 @@ def display(e164: str) -> str:
 def masked(e164: str) -> str:
     """Enough of the number for its owner to recognise it, no more."""
     return f"{e164[:-7]}•••••{e164[-2:]}" if len(e164) > 7 else "•••"
+
+
+def operator(e164: str) -> str:
+    """The mobile operator a number was issued to (phonenumbers' carrier data), or "".
+
+    Ported numbers keep their original operator here: good enough to prefer a
+    volunteer whose tariff makes the call cheap, never used to refuse one.
+    """
+    from phonenumbers import carrier
+
+    try:
+        return carrier.name_for_number(phonenumbers.parse(e164), "en")
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+@functools.cache
+def operators(region: str = DEFAULT_REGION) -> list[str]:
+    """The mobile operators of a region, for volunteers to say which they call cheaply."""
+    from phonenumbers import carrier
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    names = set()
+    if metadata is not None and example is not None:
+        national = str(example.national_number)
+        for prefix in range(1000):
+            candidate = f"{prefix:03d}{national[3:]}"
+            number = phonenumbers.PhoneNumber(
+                country_code=example.country_code, national_number=int(candidate)
+            )
+            if phonenumbers.is_valid_number_for_region(number, region):
+                names.add(carrier.name_for_number(number, "en"))
+    return sorted(name for name in names if name)

@@ -40,6 +40,9 @@ class User(AbstractUser):
     # "I need to talk": set by the volunteer, seen by coordinators, cleared by one of them.
     # Until then the volunteer gets no case.
     needs_talk_at = models.DateTimeField(null=True, blank=True)
+    # Mobile operators this volunteer can call cheaply (phonenumbers' carrier names,
+    # comma-separated): dispatch prefers cases on them.
+    cheap_operators = models.CharField(max_length=200, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -69,6 +72,23 @@ class User(AbstractUser):
 
     def get_state_display(self) -> str:
         return AccountState(self.state).label
+
+
+class CreditTopUp(models.Model):
+    """Phone credit added to a volunteer's phone, in call minutes (marked by them or a
+    coordinator). Balance = top-ups - call minutes - SMS sent (see relay.credit)."""
+
+    volunteer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_topups"
+    )
+    minutes = models.PositiveIntegerField()
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"top-up {self.pk} of {self.volunteer_id}"
 
 
 class ApiToken(models.Model):

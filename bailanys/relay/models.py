@@ -56,6 +56,8 @@ class Resolution(models.TextChoices):
     UNREACHABLE = "unreachable", _("Could not be reached")
     WITHDRAWN = "withdrawn", _("Withdrawn by the requester")
     SELF_REPORTED = "self_reported", _("Said by SMS they are safe (unverified)")
+    MERGED = "merged", _("Merged into another case: the same person")
+    BY_COORDINATOR = "coordinator", _("Closed by a coordinator")
 
 
 class Requester(SealedModel):
@@ -82,6 +84,9 @@ class Case(SealedModel):
     recipient_name = SealedTextField()
     recipient_city = SealedTextField(blank=True)
     recipient_language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="ru")
+    # The mobile operator of the number (from phonenumbers' carrier data): dispatch prefers
+    # volunteers who can call that operator cheaply.
+    recipient_operator = models.CharField(max_length=40, blank=True)
     state = models.CharField(max_length=20, choices=CaseState.choices, default=CaseState.QUEUED)
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
     # 1 when any request is urgent or medical: those go first.
@@ -103,6 +108,13 @@ class Case(SealedModel):
     # A coordinator may keep a case past the retention limits, with a reason.
     retain_until = models.DateTimeField(null=True, blank=True)
     retain_reason = SealedTextField(blank=True)
+    # Set when a coordinator merged this case into another (the same person, another
+    # number): its requests moved there and can be split back.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_cases"
+    )
+    # Why a coordinator closed the case by hand.
+    close_reason = SealedTextField(blank=True)
 
     class Meta:
         constraints = [
@@ -129,6 +141,10 @@ class Request(SealedModel):
     """What one requester asked for one recipient."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="requests")
+    # The case the request was made for, kept when a merge moves it: a split moves it back.
+    origin_case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     requester = models.ForeignKey(Requester, on_delete=models.CASCADE, related_name="requests")
     recipient_name = SealedTextField()
     recipient_city = SealedTextField(blank=True)
@@ -159,6 +175,7 @@ class Claim(models.Model):
         OUTCOME = "outcome", _("Outcome recorded")
         RELEASED = "released", _("Released")
         EXPIRED = "expired", _("Lease expired")
+        BROKEN = "broken", _("Taken back by a coordinator")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="claims")
     volunteer = models.ForeignKey(
@@ -194,6 +211,7 @@ class Attempt(SealedModel):
         CALL = "call", _("A volunteer's call")
         SMS_BRIDGE = "sms_bridge", _("An SMS answered by SMS")
         SMS_CHECKIN = "sms_checkin", _("Safe check-in by SMS")
+        SMS = "sms", _("A volunteer's SMS")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attempts")
     # Empty when nobody called: the recipient answered an SMS or checked in by SMS.
@@ -211,7 +229,23 @@ class Attempt(SealedModel):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     reply = SealedTextField(blank=True)
     note = SealedTextField(blank=True)
+    # For a call: the minutes it took, from the console's call timer or the volunteer's entry.
+    # What the volunteer's phone credit paid for.
+    minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     def __str__(self) -> str:
         return f"attempt {self.pk} (case {self.case_id}, {self.outcome})"
+
+
+class Broadcast(SealedModel):
+    """A short note from a coordinator to every active volunteer, shown in the console."""
+
+    text = SealedTextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"broadcast {self.pk}"

@@ -244,6 +244,7 @@ def _open_case_for(data: RequestInput, now) -> Case:
                     recipient_name=data.recipient_name,
                     recipient_city=data.recipient_city,
                     recipient_language=data.recipient_language,
+                    recipient_operator=phones.operator(data.recipient_phone),
                     priority=_priority(data),
                     hard=is_hard(data),
                     available_at=now,
