@@ -222,6 +222,24 @@ BAILANYS_RETRY_DELAYS_MINUTES = env_int_list("BAILANYS_RETRY_DELAYS_MINUTES", [2
 # Volunteer care: after this many hard cases in a row the console offers a lighter case or
 # a break before another hard one (the volunteer may still choose to go on).
 BAILANYS_HARD_IN_A_ROW = env_int("BAILANYS_HARD_IN_A_ROW", 3, minimum=1)
+# How often the coordinators' dashboard refreshes itself, in seconds.
+BAILANYS_DASHBOARD_REFRESH_SECONDS = env_int("BAILANYS_DASHBOARD_REFRESH_SECONDS", 10, minimum=1)
+# `bailanys up --demo`: how often made-up requests arrive and the demo volunteers call.
+BAILANYS_DEMO_PULSE_SECONDS = env_int("BAILANYS_DEMO_PULSE_SECONDS", 15, minimum=1)
+# Phone credit (see docs/accounts.md): one SMS a volunteer sends costs as much credit as
+# this many call minutes; a balance under BAILANYS_CREDIT_LOW_MINUTES shows as running low.
+BAILANYS_SMS_CREDIT_MINUTES = env_int("BAILANYS_SMS_CREDIT_MINUTES", 1)
+BAILANYS_CREDIT_LOW_MINUTES = env_int("BAILANYS_CREDIT_LOW_MINUTES", 30)
+# A shift is a run of a volunteer's calls with no gap longer than BAILANYS_SHIFT_GAP_MINUTES.
+# After BAILANYS_SHIFT_CALLS calls or BAILANYS_SHIFT_HOURS hours in one the console suggests
+# stopping for the day (nothing is blocked).
+BAILANYS_SHIFT_CALLS = env_int("BAILANYS_SHIFT_CALLS", 40, minimum=1)
+BAILANYS_SHIFT_HOURS = env_int("BAILANYS_SHIFT_HOURS", 6, minimum=1)
+BAILANYS_SHIFT_GAP_MINUTES = env_int("BAILANYS_SHIFT_GAP_MINUTES", 120, minimum=1)
+# Dispatch offers a volunteer cases on the operators they call cheaply first, but a case
+# that has waited longer than this counts as matching for everyone: nobody waits for a
+# volunteer on the right tariff.
+BAILANYS_OPERATOR_PREFERENCE_MINUTES = env_int("BAILANYS_OPERATOR_PREFERENCE_MINUTES", 30)
 BAILANYS_MAX_ATTEMPTS = env_int(
     "BAILANYS_MAX_ATTEMPTS", len(BAILANYS_RETRY_DELAYS_MINUTES) + 1, minimum=1
 )

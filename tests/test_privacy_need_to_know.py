@@ -180,6 +180,7 @@ def expect(get, post, *, anon_get=None, anon_post=None, b_post=None):
 CONSOLE_ACTION = expect({405}, {403}, anon_get={LOGIN}, anon_post={LOGIN})
 API_CLAIM_ACTION = expect({405}, {403}, anon_post={401})
 PERSONAL_PAGE = expect({404}, {404}, anon_get={LOGIN}, anon_post={LOGIN})
+COORDINATOR_ACTION = expect({405}, {404}, anon_get={LOGIN}, anon_post={LOGIN})
 EXPECTED = {
     "healthz": expect({200}, {200}),
     "api/v1/openapi.json": expect({200}, {200}),
@@ -227,6 +228,20 @@ EXPECTED = {
     "console/stats.csv": PERSONAL_PAGE,
     # Keeping a case longer is for coordinators: a volunteer is not told it exists.
     "console/retain/": expect({405}, {404}, anon_get={LOGIN}, anon_post={LOGIN}),
+    # Counts and charts, for coordinators: a volunteer is not told it exists.
+    "console/dashboard/": PERSONAL_PAGE,
+    # One's own phone credit and operators: nothing of anyone else behind them.
+    "console/credit/": expect({200}, {302}, anon_get={LOGIN}, anon_post={LOGIN}),
+    "console/operators/": expect({405}, {302}, anon_get={LOGIN}, anon_post={LOGIN}),
+    "console/volunteers/<int:user_id>/topup/": COORDINATOR_ACTION,
+    # Coordinator tools: a volunteer is not told they exist.
+    "console/cases/": PERSONAL_PAGE,
+    "console/cases/<int:case_id>/break/": COORDINATOR_ACTION,
+    "console/cases/<int:case_id>/reassign/": COORDINATOR_ACTION,
+    "console/cases/<int:case_id>/close/": COORDINATOR_ACTION,
+    "console/cases/merge/": COORDINATOR_ACTION,
+    "console/cases/<int:case_id>/split/": COORDINATOR_ACTION,
+    "console/broadcast/": COORDINATOR_ACTION,
     # Review items are free text waiting for any vetted volunteer; none in this scene.
     "console/review/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
     "console/review/<int:post_id>/": PERSONAL_PAGE,

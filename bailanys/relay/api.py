@@ -130,6 +130,16 @@ class OutcomeIn(Schema):
         description="The case is hard (a death, a detention, a child…): from now on "
         "it goes only to experienced volunteers",
     )
+    via: Literal["call", "sms"] = Field(
+        "call", description="sms: the volunteer sent an SMS instead of calling"
+    )
+    minutes: int | None = Field(
+        None,
+        ge=0,
+        le=services.MAX_CALL_MINUTES,
+        description="For a call: about how many minutes it took (phone credit spent); "
+        "ignored for an SMS",
+    )
 
 
 class OutcomeOut(Schema):
@@ -244,6 +254,8 @@ def claim_outcome(request: HttpRequest, claim_id: int, payload: OutcomeIn):
             reply=payload.reply,
             note=payload.note,
             mark_hard=payload.hard,
+            via=payload.via,
+            minutes=payload.minutes,
         )
     except NotYourClaim:
         return _forbidden()

@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from bailanys.relay import services
-from bailanys.relay.models import LANGUAGE_CHOICES, Kind, Outcome
+from bailanys.relay.models import LANGUAGE_CHOICES, Kind, Outcome, Resolution
 
 
 class RequestForm(forms.Form):
@@ -86,6 +86,10 @@ class OutcomeForm(forms.Form):
     reply = forms.CharField(required=False, max_length=services.MAX_REPLY)
     note = forms.CharField(required=False, max_length=services.MAX_NOTE)
     hard = forms.BooleanField(required=False)
+    # "sms" when the volunteer texted instead of calling; absent means a call.
+    via = forms.CharField(required=False, max_length=20)
+    # Checked by the service (shared with the API), so a bad value gets its own message.
+    minutes = forms.CharField(required=False, max_length=20)
 
 
 class RetainForm(forms.Form):
@@ -93,3 +97,50 @@ class RetainForm(forms.Form):
     until = forms.DateField(label=_("Keep until"), widget=forms.DateInput(attrs={"type": "date"}))
     # Required, but the service says so (one message, wherever a reason comes from).
     reason = forms.CharField(label=_("Why"), max_length=services.MAX_NOTE, required=False)
+
+
+# --- Coordinator tools (relay.coordination) -----------------------------------
+
+
+class CaseLookupForm(forms.Form):
+    case = forms.IntegerField(label=_("Case number"), min_value=1)
+
+
+class ReassignForm(forms.Form):
+    username = forms.CharField(label=_("Reassign to (username)"), max_length=150)
+
+
+class CloseForm(forms.Form):
+    resolution = forms.ChoiceField(
+        label=_("Resolution"),
+        choices=[(v, label) for v, label in Resolution.choices if v != Resolution.MERGED],
+        initial=Resolution.BY_COORDINATOR,
+    )
+    # Required, but the service says so (one message, wherever a reason comes from).
+    reason = forms.CharField(
+        label=_("Reason (for the team; requesters are only told the case closed)"),
+        max_length=services.MAX_NOTE,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class MergeForm(forms.Form):
+    keep_id = forms.IntegerField(label=_("Keep case number"), min_value=1)
+    merge_id = forms.IntegerField(label=_("Merge case number into it"), min_value=1)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("keep_id") and cleaned.get("keep_id") == cleaned.get("merge_id"):
+            raise forms.ValidationError(_("Choose two different cases."))
+        return cleaned
+
+
+class BroadcastForm(forms.Form):
+    # Required and at most 500 characters after cleaning: the service says so.
+    text = forms.CharField(
+        label=_("Note to every volunteer"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": "500"}),
+    )

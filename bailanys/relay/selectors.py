@@ -1,7 +1,7 @@
 """Reads of the relay. Every read of personal data for a person goes through here."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count
@@ -43,6 +43,8 @@ def status_label(status: str) -> str:
         "withdrawn": _("Withdrawn"),
         "self_reported": _("Said by SMS they are safe (unverified)"),
         "self_reported_pin": _("Said by SMS they are safe (PIN-verified)"),
+        "merged": _("Joined with another request for the same person"),
+        "coordinator": _("Closed by a coordinator"),
     }
     return labels[status]
 
@@ -148,6 +150,8 @@ class CaseView:
     previous_notes: list[str]
     call_script: str
     flag: str = ""
+    # The numbers of cases a coordinator merged into this one: the same person, more to try.
+    other_phones: list[str] = field(default_factory=list)
 
 
 def call_script(*, language: str, recipient_name: str, requester_names: list[str]) -> str:
@@ -212,6 +216,9 @@ def case_get_for_volunteer(
             for r in requests
         ],
         flag=case.flag,
+        other_phones=[
+            phones.display(c.recipient_phone) for c in case.merged_cases.order_by("closed_at")
+        ],
         previous_notes=notes,
         call_script=call_script(
             language=case.recipient_language,

@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Case as SqlCase
+from django.db.models import F, IntegerField, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -43,6 +44,8 @@ MAX_CONTACT = 200
 MAX_MESSAGE = 2000
 MAX_REPLY = 2000
 MAX_NOTE = 1000
+# A longer call is a typo (or a timer left running): the volunteer can type the real figure.
+MAX_CALL_MINUTES = 600
 PRIORITY_KINDS = (Kind.MEDICAL,)
 
 
@@ -230,6 +233,8 @@ def _open_case_for(data: RequestInput, now) -> Case:
     key = recipient_key(data.recipient_phone)
     for _try in range(3):
         case = Case.objects.filter(recipient_key=key, state__in=OPEN_STATES).first()
+        if case is None and (joined := _merged_case(key)) is not None:
+            case = joined[1]  # a coordinator merged this number into another person's case
         if case is not None:
             if _priority(data) > case.priority:
                 Case.objects.filter(pk=case.pk).update(priority=_priority(data))
@@ -253,6 +258,32 @@ def _open_case_for(data: RequestInput, now) -> Case:
             # Another request for the same number made the case a moment ago.
             continue
     raise RuntimeError("could not find or create the open case")
+
+
+def _merged_case(key: str) -> tuple[Case, Case] | None:
+    """The newest case for this number that a coordinator merged into another, and the
+    open case the merge led to (following merges of merges); None if that one closed."""
+    merged = (
+        Case.objects.filter(recipient_key=key, resolution=Resolution.MERGED)
+        .exclude(merged_into=None)
+        .order_by("-closed_at")
+        .first()
+    )
+    target, seen = merged, set()
+    while target is not None and target.merged_into_id and target.pk not in seen:
+        seen.add(target.pk)
+        target = target.merged_into
+    if merged is None or target is None or not target.is_open:
+        return None
+    return merged, target
+
+
+def _origin_for(case: Case, phone_e164: str) -> Case | None:
+    """For a request that joined a case through a merge: its own number's case, so that
+    a split moves it back there."""
+    key = recipient_key(phone_e164)
+    joined = _merged_case(key) if case.recipient_key != key else None
+    return joined[0] if joined is not None else None
 
 
 def _digest(data: RequestInput, channel: str) -> str:
@@ -290,6 +321,7 @@ def request_create(
             )
             request = Request.objects.create(
                 case=case,
+                origin_case=_origin_for(case, data.recipient_phone),
                 requester=requester,
                 recipient_name=data.recipient_name,
                 recipient_city=data.recipient_city,
@@ -377,6 +409,16 @@ def _flag_for_coordinator(case_id: int, flag: str) -> None:
 # --- Claims -----------------------------------------------------------------
 
 
+def _back_state():
+    """Where a case goes when nobody holds it any more: the volunteers' queue, or the
+    coordinators' when it is flagged for one (scam signs): volunteers never get those."""
+    return SqlCase(
+        When(flag="", then=Value(CaseState.QUEUED)),
+        default=Value(CaseState.ESCALATED),
+        output_field=models.CharField(),
+    )
+
+
 def _lease() -> timedelta:
     return timedelta(seconds=settings.BAILANYS_LEASE_SECONDS)
 
@@ -395,7 +437,7 @@ def claims_expire(*, now=None, limit: int = 200) -> int:
             # Compare-and-set on the claim we saw: a renewal in between wins.
             returned = Case.objects.filter(
                 pk=case_id, current_claim_id=claim_id, lease_expires_at__lt=now
-            ).update(state=CaseState.QUEUED, current_claim=None, lease_expires_at=None)
+            ).update(state=_back_state(), current_claim=None, lease_expires_at=None)
             if returned:
                 Claim.objects.filter(pk=claim_id).update(
                     ended_at=now, end_reason=Claim.EndReason.EXPIRED
@@ -448,8 +490,32 @@ def hard_streak(volunteer: User) -> int:
     return streak
 
 
+def cheap_operators(volunteer: User) -> list[str]:
+    """The operators the volunteer said they call cheaply."""
+    return [name for name in volunteer.cheap_operators.split(",") if name]
+
+
+def _dispatch_order(candidates, volunteer: User, now):
+    """Urgent and medical first; then, for a volunteer who named cheap operators, cases on
+    those operators; then the oldest. A case that has waited longer than
+    BAILANYS_OPERATOR_PREFERENCE_MINUTES counts as matching: nobody waits for a volunteer
+    on the right tariff."""
+    operators = cheap_operators(volunteer)
+    if not operators:
+        return candidates.order_by("-priority", "created_at")
+    waited = now - timedelta(minutes=settings.BAILANYS_OPERATOR_PREFERENCE_MINUTES)
+    return candidates.annotate(
+        operator_match=SqlCase(
+            When(Q(recipient_operator__in=operators) | Q(created_at__lte=waited), then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    ).order_by("-priority", "-operator_match", "created_at")
+
+
 def case_claim_next(*, volunteer: User, light_only: bool = False) -> Claim | None:
-    """Give the volunteer the next case: urgent and medical first, then the oldest.
+    """Give the volunteer the next case: urgent and medical first, then cases on the
+    operators they call cheaply (see _dispatch_order), then the oldest.
 
     A volunteer holds one case at a time: asking again returns the same claim.
     On PostgreSQL candidates are locked with SKIP LOCKED so concurrent
@@ -466,9 +532,9 @@ def case_claim_next(*, volunteer: User, light_only: bool = False) -> Claim | Non
     for _try in range(10):
         now = timezone.now()
         with transaction.atomic():
-            candidates = Case.objects.filter(
-                state=CaseState.QUEUED, available_at__lte=now
-            ).order_by("-priority", "created_at")
+            candidates = _dispatch_order(
+                Case.objects.filter(state=CaseState.QUEUED, available_at__lte=now), volunteer, now
+            )
             if light_only or not volunteer.takes_hard_cases:
                 candidates = candidates.filter(hard=False)  # never offered, never shown
             if connection.features.has_select_for_update_skip_locked:
@@ -522,12 +588,13 @@ def claim_renew(*, claim_id: int, volunteer: User) -> Claim:
 
 
 def claim_release(*, claim_id: int, volunteer: User) -> None:
-    """Give the case back to the queue untouched."""
+    """Give the case back untouched: to the volunteers' queue, or the coordinators' when
+    it is flagged for one."""
     claim = _held(claim_id, volunteer)
     now = timezone.now()
     with transaction.atomic():
         if not Case.objects.filter(pk=claim.case_id, current_claim_id=claim.pk).update(
-            state=CaseState.QUEUED, current_claim=None, lease_expires_at=None
+            state=_back_state(), current_claim=None, lease_expires_at=None
         ):
             raise ClaimEnded(claim_id)
         Claim.objects.filter(pk=claim.pk).update(ended_at=now, end_reason=Claim.EndReason.RELEASED)
@@ -547,8 +614,14 @@ def claim_record_outcome(
     reply: str = "",
     note: str = "",
     mark_hard: bool = False,
+    via: str = Attempt.Via.CALL,
+    minutes: int | str | None = None,
 ) -> Attempt:
     """Record the call's outcome, move the case on and tell every requester when it ends.
+
+    `via` is "call" or "sms" (the volunteer texted instead of calling); `minutes`, for a
+    call only, is how long it took (0 to MAX_CALL_MINUTES, from the console's timer or the
+    volunteer's entry): what their phone credit paid for. Minutes are ignored for an SMS.
 
     reached, delivered, wrong_number, refused: the case closes.
     no_answer, busy, switched_off: retry after the next delay, or close as
@@ -565,6 +638,7 @@ def claim_record_outcome(
         errors["reply"] = too_long(MAX_REPLY, reply)
     if len(note) > MAX_NOTE:
         errors["note"] = too_long(MAX_NOTE, note)
+    via, minutes = _via_and_minutes(via, minutes, errors)
     if errors:
         raise InputError(errors)
     claim = _held(claim_id, volunteer)
@@ -592,7 +666,9 @@ def claim_record_outcome(
         else:
             delays = settings.BAILANYS_RETRY_DELAYS_MINUTES
             delay = delays[min(failed, len(delays)) - 1]
-            changes.update(state=CaseState.QUEUED, available_at=now + timedelta(minutes=delay))
+            # A coordinator's retry clears the flag (above); a volunteer's keeps it.
+            state = CaseState.QUEUED if "flag" in changes else _back_state()
+            changes.update(state=state, available_at=now + timedelta(minutes=delay))
     else:  # escalate
         changes["state"] = CaseState.ESCALATED
     if resolution:
@@ -605,6 +681,8 @@ def claim_record_outcome(
             case=case,
             claim=claim,
             volunteer=volunteer,
+            via=via,
+            minutes=minutes,
             outcome=outcome,
             reply=reply,
             note=note,
@@ -620,6 +698,37 @@ def claim_record_outcome(
         if resolution:
             _notify_requesters(case_id=case.pk, resolution=resolution, attempt=attempt)
     return attempt
+
+
+VOLUNTEER_VIAS = (Attempt.Via.CALL, Attempt.Via.SMS)
+MINUTES_RE = re.compile(r"\d{1,5}")
+
+
+def _via_and_minutes(
+    via: object, minutes: object, errors: dict[str, str]
+) -> tuple[str, int | None]:
+    """A volunteer's call or SMS, and a call's minutes; reasons go into `errors`."""
+    via = clean_text(via) or Attempt.Via.CALL
+    if via not in VOLUNTEER_VIAS:
+        errors["via"] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(VOLUNTEER_VIAS)}
+        return via, None
+    if via == Attempt.Via.SMS or minutes is None:
+        return via, None
+    if isinstance(minutes, bool):
+        value = None
+    elif isinstance(minutes, int):
+        value = minutes
+    else:
+        text = clean_text(minutes)
+        if not text:
+            return via, None
+        value = int(text) if MINUTES_RE.fullmatch(text) else None
+    if value is None or not 0 <= value <= MAX_CALL_MINUTES:
+        errors["minutes"] = _("Minutes on the phone: a whole number from 0 to %(max)d.") % {
+            "max": MAX_CALL_MINUTES
+        }
+        return via, None
+    return via, value
 
 
 def never_money_line() -> str:
@@ -653,6 +762,14 @@ def notification_text(
             "%(name)s said by SMS that they are safe. This is self-reported by SMS and "
             "unverified: nobody spoke to them."
         ),
+        Resolution.WITHDRAWN: _("The request for %(name)s was withdrawn. Nobody will call."),
+        Resolution.MERGED: _(
+            "Your request for %(name)s was joined with another request for the same person."
+        ),
+        Resolution.BY_COORDINATOR: _(
+            "A coordinator has closed the request for %(name)s. Nobody will call now; send a "
+            "new request if you still need us."
+        ),
     }
     if via == Attempt.Via.SMS_BRIDGE:
         texts[Resolution.REACHED] = _("%(name)s got your message by SMS and answered.")
@@ -666,8 +783,14 @@ def notification_text(
     return text + "\n" + never_money_line()
 
 
-def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> None:
-    """One outbox row per request of the case. Caller holds the transaction."""
+def _notify_requesters(
+    *, case_id: int, resolution: str, attempt: Attempt | None, event: str = ""
+) -> None:
+    """One outbox row per request of the case. Caller holds the transaction.
+
+    Without an attempt (a coordinator closed the case), `event` names the occasion in
+    the messages' idempotency keys.
+    """
     requests = Request.objects.filter(case_id=case_id, withdrawn_at__isnull=True)
     for request in requests.select_related("requester"):
         requester = request.requester
@@ -675,15 +798,17 @@ def _notify_requesters(*, case_id: int, resolution: str, attempt: Attempt) -> No
             body = notification_text(
                 resolution=resolution,
                 recipient_name=request.recipient_name,
-                reply=attempt.reply,
-                via=attempt.via,
+                reply=attempt.reply if attempt else "",
+                via=attempt.via if attempt else Attempt.Via.CALL,
                 pin_verified=request.pin_verified_at is not None,
             )
         outbox_add(
             channel=requester.channel,
             address=requester.contact,
             body=body,
-            idempotency_key=f"outcome:{attempt.pk}:request:{request.pk}",
+            idempotency_key=f"outcome:{attempt.pk}:request:{request.pk}"
+            if attempt
+            else f"{event}:request:{request.pk}",
             request_id=request.pk,
         )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bailanys.relay import views
+from bailanys.relay import views, views_care, views_coordination
 
 app_name = "relay"
 urlpatterns = [
@@ -23,4 +23,43 @@ urlpatterns = [
         views.coordinator_talked,
         name="coordinator_talked",
     ),
+]
+urlpatterns += [
+    path("console/dashboard/", views.dashboard, name="dashboard"),
+]
+# Volunteer care: phone credit, top-ups, cheap operators.
+urlpatterns += [
+    path("console/credit/", views_care.console_credit, name="credit"),
+    path("console/operators/", views_care.console_operators, name="operators"),
+    path(
+        "console/volunteers/<int:user_id>/topup/",
+        views_care.coordinator_topup,
+        name="coordinator_topup",
+    ),
+]
+# Coordinator tools: holders, take back, reassign, close, merge, split, broadcast.
+urlpatterns += [
+    path("console/cases/", views_coordination.cases, name="coordinator_cases"),
+    path(
+        "console/cases/<int:case_id>/break/",
+        views_coordination.case_break,
+        name="coordinator_break",
+    ),
+    path(
+        "console/cases/<int:case_id>/reassign/",
+        views_coordination.case_reassign,
+        name="coordinator_reassign",
+    ),
+    path(
+        "console/cases/<int:case_id>/close/",
+        views_coordination.case_close,
+        name="coordinator_close",
+    ),
+    path("console/cases/merge/", views_coordination.case_merge, name="coordinator_merge"),
+    path(
+        "console/cases/<int:case_id>/split/",
+        views_coordination.case_split,
+        name="coordinator_split",
+    ),
+    path("console/broadcast/", views_coordination.broadcast, name="coordinator_broadcast"),
 ]

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bailanys.privacy.ratelimit import Throttled, intake_throttle
-from bailanys.relay import selectors, services
+from bailanys.relay import coordination, credit, selectors, services
 from bailanys.relay.forms import OutcomeForm, RequestForm, RetainForm
 from bailanys.relay.models import Outcome
 
@@ -77,6 +77,9 @@ def console(request: HttpRequest) -> HttpResponse:
             "outcomes": outcomes,
             "care": care,
             "in_a_row": services.hard_streak(request.user),
+            "broadcasts": coordination.broadcasts_recent(),
+            "credit": credit.credit_summary(request.user),
+            "shift": None if case else credit.shift_current(request.user),
         },
     )
     response["Cache-Control"] = "no-store"
@@ -159,6 +162,8 @@ def console_outcome(request: HttpRequest, claim_id: int) -> HttpResponse:
         reply=form.cleaned_data["reply"],
         note=form.cleaned_data["note"],
         mark_hard=form.cleaned_data["hard"],
+        via=form.cleaned_data["via"],
+        minutes=form.cleaned_data["minutes"],
     )
 
 
@@ -191,7 +196,15 @@ def coordinator(request: HttpRequest) -> HttpResponse:
     except services.NotYourClaim:
         # Need to know: a page of personal data does not admit it exists.
         raise Http404 from None
-    return render(request, "relay/coordinator.html", {"o": overview, "retain_form": RetainForm()})
+    return render(
+        request,
+        "relay/coordinator.html",
+        {
+            "o": overview,
+            "retain_form": RetainForm(),
+            "credits_low": credit.credits_low(coordinator=request.user),
+        },
+    )
 
 
 @login_required
@@ -273,3 +286,22 @@ def coordinator_stats_csv(request: HttpRequest) -> HttpResponse:
     writer.writeheader()
     writer.writerows(rows)
     return response
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The coordinators' live picture: counts and charts that refresh themselves (htmx)."""
+    from bailanys.relay.dashboard import dashboard as dashboard_data
+
+    try:
+        data = dashboard_data(coordinator=request.user)
+    except services.NotYourClaim:
+        raise Http404 from None
+    # The refresh asks for the fragment only: a few kilobytes, every few seconds.
+    partial = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+    template = "relay/_dashboard.html" if partial else "relay/dashboard.html"
+    return render(
+        request,
+        template,
+        {"d": data, "refresh": settings.BAILANYS_DASHBOARD_REFRESH_SECONDS},
+    )
