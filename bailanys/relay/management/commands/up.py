@@ -1,7 +1,10 @@
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -9,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bailanys.accounts.models import Role, User
 from bailanys.accounts.services import password_generate, user_create
-from bailanys.relay.demo import demo_load
+from bailanys.relay.demo import demo_history, demo_load, demo_pulse
 
 
 def lan_address() -> str:
@@ -55,7 +58,30 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo scenario: {created} new requests.")
             for username, password in logins:
                 self.stdout.write(f"  volunteer login: {username} / {password}")
+            rng = random.Random()  # noqa: S311  made-up demo data, not secrets
+            demo_history(rng)
+            self._demo_beat(rng, settings.BAILANYS_DEMO_PULSE_SECONDS)
+            self.stdout.write(
+                "Demo: new made-up requests arrive and two demo volunteers call every "
+                f"{settings.BAILANYS_DEMO_PULSE_SECONDS} s (the coordinator's dashboard shows it)."
+            )
         self._serve(host, port, threads, start_worker=not no_worker)
+
+    def _demo_beat(self, rng: random.Random, seconds: int) -> None:
+        """Keep the demo alive in a background thread while the server runs."""
+        from django.db import close_old_connections
+
+        def beat():
+            while True:
+                time.sleep(seconds)
+                try:
+                    demo_pulse(rng, requests=rng.choice([0, 1, 1, 2]), calls=rng.choice([1, 2]))
+                except Exception as exc:  # the demo must never stop the server
+                    self.stderr.write(f"demo beat failed: {type(exc).__name__}")
+                finally:
+                    close_old_connections()
+
+        threading.Thread(target=beat, name="demo-beat", daemon=True).start()
 
     def _first_coordinator(self) -> None:
         if User.objects.filter(role__in=(Role.COORDINATOR, Role.ADMIN)).exists():
