@@ -136,6 +136,9 @@ class CaseModel:
     flagged: bool
     available_at: datetime
     failed_calls: int = 0
+    # The last outcome was "escalate": until a coordinator records one, the case goes back
+    # to the coordinators whenever its holder gives it back untouched.
+    escalation_open: bool = False
     claim_id: int | None = None
     lease: datetime | None = None
 
@@ -218,9 +221,12 @@ class DispatchMachine(RuleBasedStateMachine):
         return case
 
     @staticmethod
-    def back(case) -> str:
-        """Where a case nobody holds goes: the coordinators' queue when flagged."""
-        return CaseState.ESCALATED if case.flagged else CaseState.QUEUED
+    def back(case, *, untouched: bool = True) -> str:
+        """Where a case nobody holds goes: the coordinators' queue when flagged, or, given
+        back untouched, while an escalation waits for a coordinator's outcome."""
+        if case.flagged or (untouched and case.escalation_open):
+            return CaseState.ESCALATED
+        return CaseState.QUEUED
 
     def sweep(self) -> None:
         """What claims_expire does: every lease that ran out (strictly) goes back to the
@@ -354,6 +360,7 @@ class DispatchMachine(RuleBasedStateMachine):
         elif scam_reply:
             outcome = "escalate"  # not relayed before a coordinator has seen it
             case.flagged = True
+        case.escalation_open = payload["outcome"] == "escalate"  # what the server stores
         if outcome in FINAL:
             return CaseState.CLOSED
         if outcome in RETRY:
@@ -363,7 +370,7 @@ class DispatchMachine(RuleBasedStateMachine):
             delays = django_settings.BAILANYS_RETRY_DELAYS_MINUTES
             delay = delays[min(case.failed_calls, len(delays)) - 1]
             case.available_at = self.now() + timedelta(minutes=delay)
-            return self.back(case)
+            return self.back(case, untouched=False)
         return CaseState.ESCALATED
 
     @precondition(lambda self: self.holders())
@@ -505,8 +512,9 @@ class DispatchMachine(RuleBasedStateMachine):
         assert response["Location"] == "/console/cases/", response["Location"]
 
     def _take_back(self, case: CaseModel) -> None:
-        """What lease_break and reassign do to a held case: flagged ones go to coordinators."""
-        back = CaseState.ESCALATED if case.flagged else CaseState.QUEUED
+        """What lease_break and reassign do to a held case: flagged or escalated ones go
+        back to coordinators."""
+        back = self.back(case)
         self.end_claim(self.claim_models[case.claim_id], state=back)
         case.available_at = self.now()
 
@@ -736,3 +744,35 @@ def test_a_flagged_case_a_coordinator_took_is_not_offered_to_volunteers(action, 
             clock.shift(timedelta(seconds=django_settings.BAILANYS_LEASE_SECONDS + 1))
         offered = volunteer.post("/claims")
         assert offered.status_code == 204, [m["message"] for m in offered.json()["messages"]]
+
+
+# Also found by the machine: a case a volunteer escalated, taken by a coordinator and
+# given back untouched (released, lapsed), went to the volunteers' queue and the
+# escalation was lost. It waits for a coordinator until one records an outcome.
+@pytest.mark.parametrize("action", ["release", "lease lapses"])
+def test_an_escalation_waits_for_a_coordinators_outcome(action, anon, volunteer):
+    username, password, token = make_account("coordinator")
+    browser = Browser()
+    login_coordinator(browser, username, password)
+    coordinator = Api(token)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        case_id = submit(anon, phone="+77010000003")["case_id"]
+        claim = volunteer.post("/claims").json()
+        escalated = volunteer.post(f"/claims/{claim['claim_id']}/outcome", {"outcome": "escalate"})
+        assert escalated.json()["case_state"] == "escalated"
+        taken = browser.post(f"/console/cases/{case_id}/take/", follow=True)
+        claim_id = int(_CLAIM_ON_CONSOLE.search(taken.content.decode()).group(1))
+        if action == "release":
+            assert coordinator.post(f"/claims/{claim_id}/release").status_code == 204
+        else:
+            clock.shift(timedelta(seconds=django_settings.BAILANYS_LEASE_SECONDS + 1))
+        assert volunteer.post("/claims").status_code == 204, "offered to a volunteer"
+        # Back with the coordinators: one takes it again and records a retry; now it is
+        # the volunteers' to call again.
+        taken = browser.post(f"/console/cases/{case_id}/take/", follow=True)
+        claim_id = int(_CLAIM_ON_CONSOLE.search(taken.content.decode()).group(1))
+        answer = coordinator.post(f"/claims/{claim_id}/outcome", {"outcome": "no_answer"})
+        assert answer.json()["case_state"] == "queued"
+        clock.shift(timedelta(minutes=max(django_settings.BAILANYS_RETRY_DELAYS_MINUTES) + 1))
+        offered = volunteer.post("/claims")
+        assert offered.status_code == 200 and offered.json()["case_id"] == case_id

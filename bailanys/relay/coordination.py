@@ -123,11 +123,11 @@ def escalated_ids(*, coordinator: User, limit: int = 100) -> list[int]:
 def _back_to_queue(case: Case, now) -> int:
     """Compare-and-set: the case leaves the claim we saw, or nothing happens. Returns 0 or 1.
 
-    A case flagged for a coordinator goes back to them, not to the volunteers' queue.
+    A case flagged for a coordinator, or escalated and not yet answered by one, goes back
+    to them, not to the volunteers' queue (services._back_state).
     """
-    state = CaseState.ESCALATED if case.flag else CaseState.QUEUED
     return Case.objects.filter(pk=case.pk, current_claim_id=case.current_claim_id).update(
-        state=state, current_claim=None, lease_expires_at=None, available_at=now
+        state=services._back_state(), current_claim=None, lease_expires_at=None, available_at=now
     )
 
 

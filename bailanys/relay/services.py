@@ -10,7 +10,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Case as SqlCase
-from django.db.models import F, IntegerField, Q, Value, When
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.lookups import Exact
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -409,14 +410,23 @@ def _flag_for_coordinator(case_id: int, flag: str) -> None:
 # --- Claims -----------------------------------------------------------------
 
 
-def _back_state():
+def _back_state(*, untouched: bool = True):
     """Where a case goes when nobody holds it any more: the volunteers' queue, or the
-    coordinators' when it is flagged for one (scam signs): volunteers never get those."""
-    return SqlCase(
-        When(flag="", then=Value(CaseState.QUEUED)),
-        default=Value(CaseState.ESCALATED),
-        output_field=models.CharField(),
-    )
+    coordinators' when it is flagged for one (scam signs): volunteers never get those.
+
+    `untouched`: the holder gave it back without an outcome (a release, a lapsed lease, a
+    coordinator's take-back). Then a case whose last outcome was "escalate" goes back to
+    the coordinators too: an escalation ends only with a coordinator's outcome.
+    """
+    whens = [When(~Q(flag=""), then=Value(CaseState.ESCALATED))]
+    if untouched:
+        last_outcome = Subquery(
+            Attempt.objects.filter(case=OuterRef("pk"))
+            .order_by("-created_at", "-pk")
+            .values("outcome")[:1]
+        )
+        whens.append(When(Exact(last_outcome, Outcome.ESCALATE), then=Value(CaseState.ESCALATED)))
+    return SqlCase(*whens, default=Value(CaseState.QUEUED), output_field=models.CharField())
 
 
 def _lease() -> timedelta:
@@ -667,7 +677,7 @@ def claim_record_outcome(
             delays = settings.BAILANYS_RETRY_DELAYS_MINUTES
             delay = delays[min(failed, len(delays)) - 1]
             # A coordinator's retry clears the flag (above); a volunteer's keeps it.
-            state = CaseState.QUEUED if "flag" in changes else _back_state()
+            state = CaseState.QUEUED if "flag" in changes else _back_state(untouched=False)
             changes.update(state=state, available_at=now + timedelta(minutes=delay))
     else:  # escalate
         changes["state"] = CaseState.ESCALATED
