@@ -262,6 +262,8 @@ def env_limit(name: str, default: str) -> str:
 
 
 # Flood limits on intake, per network address and per requester contact.
+# bench/intake_load.py: mount /bench/bare, a bare insert to compare the intake with.
+BAILANYS_BENCH_ENDPOINTS = env_bool("BAILANYS_BENCH_ENDPOINTS", False)
 BAILANYS_INTAKE_LIMIT_PER_SOURCE = env_limit("BAILANYS_INTAKE_LIMIT_PER_SOURCE", "30/300")
 BAILANYS_INTAKE_LIMIT_PER_CONTACT = env_limit("BAILANYS_INTAKE_LIMIT_PER_CONTACT", "10/3600")
 # Safe check-ins by SMS (SAFE and its Russian and Kazakh words) from one number.

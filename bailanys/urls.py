@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
@@ -23,3 +24,8 @@ urlpatterns = [
     path("", include("bailanys.channels.urls")),
     path("", include("bailanys.relay.urls")),
 ]
+
+if settings.BAILANYS_BENCH_ENDPOINTS:  # bench/intake_load.py only, never in production
+    from bailanys.benchbare import bare
+
+    urlpatterns.insert(0, path("bench/bare", bare, name="bench_bare"))

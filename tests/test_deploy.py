@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.test import Client
+
 BAILANYS = Path(sys.executable).parent / "bailanys"
 
 
@@ -33,3 +35,8 @@ def test_a_bad_setting_stops_with_a_message_naming_it(tmp_path):
     )
     assert result.returncode != 0
     assert "BAILANYS_LEASE_SECONDS must be a whole number" in result.stderr
+
+
+def test_the_bench_endpoint_is_off_unless_asked_for(db):
+    """/bench/bare (bench/intake_load.py) inserts without a check: never mounted by default."""
+    assert Client().post("/bench/bare", b"x", content_type="text/plain").status_code == 404

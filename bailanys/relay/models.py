@@ -127,6 +127,8 @@ class Case(SealedModel):
         indexes = [
             models.Index(fields=["state", "-priority", "created_at"], name="case_dispatch_order"),
             models.Index(fields=["state", "lease_expires_at"], name="case_lease_expiry"),
+            # Intake looks a number up among all cases, closed ones too (a merge leads on).
+            models.Index(fields=["recipient_key", "state"], name="case_recipient"),
         ]
 
     def __str__(self) -> str:
