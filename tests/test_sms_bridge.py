@@ -279,3 +279,42 @@ def test_check_ins_from_one_number_are_rate_limited(fake_smsgate, settings):
     answers = [m["text"] for m in to(fake_smsgate, number)]
     assert len(answers) == 3
     assert sum("Too many" in a for a in answers) == 1  # the third within the hour
+
+
+def test_an_answer_to_the_bridge_that_starts_with_a_safe_word_is_relayed_whole(fake_smsgate):
+    """ "Живы, всё хорошо" from the number we texted answers our SMS: not a bare check-in."""
+    created = submit(message="Марат в Германии, всё хорошо")
+    deliver()
+    [sent] = to(fake_smsgate, GULNARA)
+    report(fake_smsgate, sent["id"], "delivered")
+    sms(fake_smsgate, GULNARA, "Живы, всё хорошо. Дома, ждём Марата")
+    deliver()
+    seen = status(created)
+    assert seen["status"] == "reached", "answered by SMS, not an unverified check-in"
+    assert seen["reply"] == "Живы, всё хорошо. Дома, ждём Марата"
+    with translation.override("ru"):
+        thanks = _("Thank you. Your answer was passed on.")
+    assert to(fake_smsgate, GULNARA)[-1]["text"] == thanks
+
+
+def test_a_bridge_answer_after_a_call_closed_the_case_still_reaches_the_requesters(
+    fake_smsgate,
+):
+    created = submit(message="Марат в Германии, всё хорошо")
+    deliver()
+    [sent] = to(fake_smsgate, GULNARA)
+    report(fake_smsgate, sent["id"], "delivered")
+    volunteer = Api(make_volunteer()[1])
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        claim = volunteer.post("/claims").json()  # the SMS went unanswered: a call
+        answer = volunteer.post(f"/claims/{claim['claim_id']}/outcome", {"outcome": "reached"})
+        assert answer.json()["case_state"] == "closed"
+        deliver()
+        before = len(status(created)["notifications"])
+        # She answers the SMS at last, hours after it came.
+        sms(fake_smsgate, GULNARA, "Спасибо, сынок, ждём тебя")
+        deliver()
+    seen = status(created)
+    assert seen["status"] == "reached"
+    assert len(seen["notifications"]) == before + 1
+    assert "Спасибо, сынок, ждём тебя" in seen["notifications"][-1]

@@ -829,14 +829,24 @@ def case_close_by_sms(
     """The recipient answered by SMS (a bridge reply, a safe check-in): close the case.
 
     A volunteer holding the case loses it (their outcome would come too late); every
-    requester is told. Returns None when the case had closed already.
+    requester is told. Returns None when the case had closed already, except for an
+    answer to a bridge SMS: that is passed on to the requesters all the same (a call may
+    have closed the case while the recipient was typing), and the case stays as it is.
     """
     reply = clean_text(reply, multiline=True)[:MAX_REPLY]
     now = timezone.now()
     with transaction.atomic():
         case = Case.objects.select_for_update().filter(pk=case_id).first()
-        if case is None or case.state == CaseState.CLOSED:
+        if case is None:
             return None
+        if case.state == CaseState.CLOSED:
+            if via != Attempt.Via.SMS_BRIDGE or not reply:
+                return None
+            late = Attempt.objects.create(
+                case=case, outcome=Outcome.REACHED, reply=reply, via=via, created_at=now
+            )
+            _notify_requesters(case_id=case.pk, resolution=Resolution.REACHED, attempt=late)
+            return late
         if case.current_claim_id:
             Claim.objects.filter(pk=case.current_claim_id, ended_at__isnull=True).update(
                 ended_at=now, end_reason=Claim.EndReason.RELEASED

@@ -291,6 +291,16 @@ def _act(inbound: SmsInbound, text: str) -> None:
                 _say(inbound, 0, help_text())
         return
     if first in SAFE_WORDS:
+        from bailanys.channels.sms.bridge import bridge_reply
+        from bailanys.relay.services import PIN_RE
+
+        # "Живы, всё хорошо" from a number we texted answers our SMS: relay all of it.
+        # "SAFE 4821" (with a PIN) is always a check-in.
+        with_pin = len(words) > 1 and PIN_RE.fullmatch(words[1])
+        if not with_pin and bridge_reply(inbound.sender, text):
+            with translation.override(SAFE_WORDS[first]):
+                _say(inbound, 0, _("Thank you. Your answer was passed on."))
+            return
         _checkin(inbound, SAFE_WORDS[first], " ".join(words[1:]))
         return
     if first in FIND_WORDS and len(words) > 1:
