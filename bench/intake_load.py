@@ -165,6 +165,9 @@ def main(argv=None) -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--threads", type=int, default=8, help="server threads")
     ap.add_argument("--database-url", default="", help="a PostgreSQL URL; default SQLite")
+    ap.add_argument(
+        "--redis-url", default="", help="flood-limit counters in Redis (as in production)"
+    )
     ap.add_argument("--generate", nargs=2, metavar=("PORT", "PATH"), help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
@@ -183,6 +186,8 @@ def main(argv=None) -> int:
     )
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
     drop = None
     if args.database_url:
         env["DATABASE_URL"], drop = postgres_database(args.database_url)
@@ -234,6 +239,7 @@ def main(argv=None) -> int:
             {
                 "bench": "intake_load",
                 "database": "postgresql" if args.database_url else "sqlite",
+                "counters": "redis" if args.redis_url else "database cache",
                 "server": f"bailanys up (waitress, {args.threads} threads), one process",
                 "load": f"{args.concurrency} keep-alive connections from a second process, "
                 f"{args.seconds:g} s per endpoint per round, {args.rounds} rounds",
