@@ -7,19 +7,17 @@ audit log names cases, claims and accounts by number, never a name or a phone.
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bailanys import phones
 from bailanys.accounts.models import User
-from bailanys.channels.services import outbox_add
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay import services
 from bailanys.relay.models import (
@@ -55,23 +53,6 @@ def _end_claim(claim_id: int | None, now, reason: str = Claim.EndReason.BROKEN) 
         Claim.objects.filter(pk=claim_id, ended_at__isnull=True).update(
             ended_at=now, end_reason=reason
         )
-
-
-def _tell(request: Request, body_for: Callable[[Request], str], key: str) -> None:
-    """One outbox row to a request's requester, in their language. Caller holds a transaction.
-
-    `body_for(request)` is called with the requester's language active.
-    """
-    requester = request.requester
-    with translation.override(requester.language):
-        body = body_for(request) + "\n" + services.never_money_line()
-    outbox_add(
-        channel=requester.channel,
-        address=requester.contact,
-        body=body,
-        idempotency_key=f"{key}:request:{request.pk}",
-        request_id=request.pk,
-    )
 
 
 def _open_requests(**filters):
@@ -424,11 +405,16 @@ def merge_suggestions(
 
 
 def _merged_text(request: Request) -> str:
-    return _(
-        "Someone else asked us to call %(name)s too, at another number. We have joined "
-        "the two requests into one: volunteers will try both numbers, and you will hear "
-        "from us when there is news."
-    ) % {"name": request.recipient_name}
+    return (
+        _(
+            "Someone else asked us to call %(name)s too, at another number. We have joined "
+            "the two requests into one: volunteers will try both numbers, and you will hear "
+            "from us when there is news."
+        )
+        % {"name": request.recipient_name}
+        + "\n"
+        + services.never_money_line()
+    )
 
 
 def case_merge(*, coordinator: User, keep_id: int, merge_id: int) -> Case:
@@ -498,7 +484,8 @@ def case_merge(*, coordinator: User, keep_id: int, merge_id: int) -> Case:
             detail=f"merged case {merge.pk}, {moved} request(s)",
         )
         for request in _open_requests(case=keep):
-            _tell(request, _merged_text, f"merge:{merge.pk}:{now.timestamp()}")
+            key = f"merge:{merge.pk}:{now.timestamp()}"
+            services.tell_requester(request, _merged_text, key=key)
     keep.refresh_from_db()
     return keep
 
@@ -510,7 +497,7 @@ def _split_text(request: Request) -> str:
     ) % {"name": request.recipient_name}
     if request.case.is_open:
         text += " " + _("Volunteers will call the number you gave.")
-    return text
+    return text + "\n" + services.never_money_line()
 
 
 def case_split(*, coordinator: User, case_id: int) -> Case:
@@ -567,7 +554,7 @@ def case_split(*, coordinator: User, case_id: int) -> Case:
         )
         key = f"split:{case.pk}:{now.timestamp()}"
         for request in _open_requests(case_id__in=[case.pk, kept_id]).select_related("case"):
-            _tell(request, _split_text, key)
+            services.tell_requester(request, _split_text, key=key)
     case.refresh_from_db()
     return case
 

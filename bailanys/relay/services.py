@@ -803,24 +803,35 @@ def _notify_requesters(
     """
     requests = Request.objects.filter(case_id=case_id, withdrawn_at__isnull=True)
     for request in requests.select_related("requester"):
-        requester = request.requester
-        with translation.override(requester.language):
-            body = notification_text(
+        tell_requester(
+            request,
+            lambda request: notification_text(
                 resolution=resolution,
                 recipient_name=request.recipient_name,
                 reply=attempt.reply if attempt else "",
                 via=attempt.via if attempt else Attempt.Via.CALL,
                 pin_verified=request.pin_verified_at is not None,
-            )
-        outbox_add(
-            channel=requester.channel,
-            address=requester.contact,
-            body=body,
-            idempotency_key=f"outcome:{attempt.pk}:request:{request.pk}"
-            if attempt
-            else f"{event}:request:{request.pk}",
-            request_id=request.pk,
+            ),
+            key=f"outcome:{attempt.pk}" if attempt else event,
         )
+
+
+def tell_requester(request: Request, body_for, *, key: str) -> None:
+    """One outbox row to a request's requester. Caller holds the transaction.
+
+    `body_for(request)` is called with the requester's language active; `key` names the
+    occasion, so writing the same message twice is a no-op.
+    """
+    requester = request.requester
+    with translation.override(requester.language):
+        body = body_for(request)
+    outbox_add(
+        channel=requester.channel,
+        address=requester.contact,
+        body=body,
+        idempotency_key=f"{key}:request:{request.pk}",
+        request_id=request.pk,
+    )
 
 
 def case_close_by_sms(

@@ -44,8 +44,25 @@ def _errors(request: HttpRequest, errors: dict) -> None:
             messages.error(request, reason)
 
 
-def _act(request: HttpRequest, action: Callable, success: str, **kwargs) -> HttpResponse:
-    """Run a coordination service; say how it went on the tools page."""
+def _act(
+    request: HttpRequest,
+    action: Callable,
+    success: str | Callable[[dict], str],
+    *,
+    form_class: type | None = None,
+    **kwargs,
+) -> HttpResponse:
+    """Run a coordination service; say how it went on the tools page.
+
+    With `form_class`, the POSTed form is checked first and its cleaned fields are the
+    service's arguments too; `success` may then be made from them.
+    """
+    if form_class is not None:
+        form = form_class(request.POST)
+        if not form.is_valid():
+            _errors(request, form.errors)
+            return redirect(TOOLS)
+        kwargs.update(form.cleaned_data)
     try:
         action(coordinator=request.user, **kwargs)
     except NotYourClaim:
@@ -53,7 +70,7 @@ def _act(request: HttpRequest, action: Callable, success: str, **kwargs) -> Http
     except InputError as exc:
         _errors(request, exc.errors)
     else:
-        messages.success(request, success)
+        messages.success(request, success(kwargs) if callable(success) else success)
     return redirect(TOOLS)
 
 
@@ -106,17 +123,14 @@ def case_break(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 @coordinator_only
 def case_reassign(request: HttpRequest, case_id: int) -> HttpResponse:
-    form = ReassignForm(request.POST)
-    if not form.is_valid():
-        _errors(request, form.errors)
-        return redirect(TOOLS)
-    username = form.cleaned_data["username"]
     return _act(
         request,
         coordination.case_reassign,
-        _("Case %(id)d now belongs to %(user)s.") % {"id": case_id, "user": username},
+        lambda done: (
+            _("Case %(id)d now belongs to %(user)s.") % {"id": case_id, "user": done["username"]}
+        ),
+        form_class=ReassignForm,
         case_id=case_id,
-        username=username,
     )
 
 
@@ -124,17 +138,12 @@ def case_reassign(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 @coordinator_only
 def case_close(request: HttpRequest, case_id: int) -> HttpResponse:
-    form = CloseForm(request.POST)
-    if not form.is_valid():
-        _errors(request, form.errors)
-        return redirect(TOOLS)
     return _act(
         request,
         coordination.case_close,
         _("Case %(id)d is closed; its requesters will be told.") % {"id": case_id},
+        form_class=CloseForm,
         case_id=case_id,
-        resolution=form.cleaned_data["resolution"],
-        reason=form.cleaned_data["reason"],
     )
 
 
@@ -142,18 +151,14 @@ def case_close(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 @coordinator_only
 def case_merge(request: HttpRequest) -> HttpResponse:
-    form = MergeForm(request.POST)
-    if not form.is_valid():
-        _errors(request, form.errors)
-        return redirect(TOOLS)
-    keep, merge = form.cleaned_data["keep_id"], form.cleaned_data["merge_id"]
     return _act(
         request,
         coordination.case_merge,
-        _("Case %(merge)d is merged into case %(keep)d; every requester will be told.")
-        % {"merge": merge, "keep": keep},
-        keep_id=keep,
-        merge_id=merge,
+        lambda done: (
+            _("Case %(merge)d is merged into case %(keep)d; every requester will be told.")
+            % {"merge": done["merge_id"], "keep": done["keep_id"]}
+        ),
+        form_class=MergeForm,
     )
 
 
@@ -173,13 +178,9 @@ def case_split(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 @coordinator_only
 def broadcast(request: HttpRequest) -> HttpResponse:
-    form = BroadcastForm(request.POST)
-    if not form.is_valid():
-        _errors(request, form.errors)
-        return redirect(TOOLS)
     return _act(
         request,
         coordination.broadcast_send,
         _("Every volunteer will see the note on their console."),
-        text=form.cleaned_data["text"],
+        form_class=BroadcastForm,
     )
