@@ -175,6 +175,28 @@ def test_delivery_states_are_honest(fake_smsgate):
     assert silent.state == "unknown"
 
 
+def test_a_resend_after_a_worker_died_mid_send_does_not_text_twice(fake_smsgate):
+    receive(fake_smsgate, MUM, "help")
+    deliver()
+    assert len(fake_smsgate.outbox) == 1
+    row = OutboxMessage.objects.get(channel="sms")
+    first_id = fake_smsgate.outbox[0]["id"]
+    # What kill -9 between the phone's answer and "sent" leaves: the row still "sending",
+    # its send lease run out. The sweep sends it again with the same message id.
+    OutboxMessage.objects.filter(pk=row.pk).update(
+        state=OutboxMessage.State.SENDING, next_try_at=timezone.now() - timedelta(seconds=1)
+    )
+    deliver()
+    row.refresh_from_db()
+    assert row.state == OutboxMessage.State.SENT
+    assert row.provider_id == f"sms-{first_id}"
+    posts = [c for c in fake_smsgate.calls if c["method"] == "POST"]
+    assert [c["status"] for c in posts] == [202, 409]
+    assert posts[0]["body"]["id"] == posts[1]["body"]["id"] == first_id
+    assert len(fake_smsgate.outbox) == 1  # the phone texted once
+    assert MUM[1:] not in first_id and "help" not in first_id  # the id says nothing
+
+
 def second_gateway(fake: FakeSmsGate, name: str, *extra: str) -> None:
     """Add a gateway with `bailanys sms add`, after the one from the environment."""
     assert "env\t" in run_cli("sms", "list")

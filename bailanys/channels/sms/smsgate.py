@@ -1,9 +1,12 @@
 """sms-gate.app (SMS Gateway for Android): send through its local or cloud server, check
 its webhook signatures.
 
-Sending is POST {url}/message with basic auth and {"textMessage": {"text"},
+Sending is POST {url}/message with basic auth and {"id", "textMessage": {"text"},
 "phoneNumbers"}; in local mode {url} is the phone on the LAN (http://192.168.1.10:8080),
-so nothing needs the internet. Webhooks carry X-Signature, the hex HMAC-SHA256 of the raw
+so nothing needs the internet. The id is ours, made from the outbox row's idempotency key:
+when a worker dies after the phone took a message but before the row was marked sent,
+the next try sends the same id, the app answers 409 Conflict ("message with the same ID
+already exists") and the SMS is not sent twice. Webhooks carry X-Signature, the hex HMAC-SHA256 of the raw
 body followed by the X-Timestamp value.
 """
 
@@ -28,9 +31,21 @@ class Refused(Exception):
     """The gateway refused this message (4xx other than 401/429): another try cannot help."""
 
 
+class AlreadyAccepted(Refused):
+    """409 Conflict: the gateway already holds a message with this id (an earlier try)."""
+
+
+def message_id(idempotency_key: str) -> str:
+    """Our id for a message at the gateway: stable across tries, at most 36 characters
+    (the app's limit), and saying nothing about the message or its recipient."""
+    return "bl-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
 def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) -> str:
     """Hand one SMS to the phone; returns the gateway's message id."""
+    our_id = message_id(idempotency_key)
     body = {
+        "id": our_id,
         "textMessage": {"text": text},
         "phoneNumbers": [to_e164],
         "withDeliveryReport": True,
@@ -38,16 +53,19 @@ def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) 
     if gateway.sim_number:
         body["simNumber"] = gateway.sim_number
     url = gateway.url.rstrip("/")
-    answer = post(
-        gateway,
-        f"{url}/message",
-        json.dumps(body, ensure_ascii=False).encode(),
-        content_type="application/json",
-    )
-    message_id = answer.get("id")
-    if not message_id:
+    try:
+        answer = post(
+            gateway,
+            f"{url}/message",
+            json.dumps(body, ensure_ascii=False).encode(),
+            content_type="application/json",
+        )
+    except AlreadyAccepted:
+        return our_id  # an earlier try reached the phone: it is sending that one
+    given = answer.get("id")
+    if not given:
         raise GatewayDown("no message id in the answer")
-    return str(message_id)
+    return str(given)
 
 
 def post(gateway: SmsGateway, url: str, data: bytes, *, content_type: str, detail=None) -> dict:
@@ -76,6 +94,8 @@ def post(gateway: SmsGateway, url: str, data: bytes, *, content_type: str, detai
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403, 429) or exc.code >= 500:
             raise GatewayDown(f"HTTP {exc.code}") from None
+        if exc.code == 409:
+            raise AlreadyAccepted("HTTP 409") from None
         raise Refused(f"HTTP {exc.code}{detail(exc) if detail else ''}") from None
     except (OSError, ValueError) as exc:  # refused, reset, timed out, not JSON
         raise GatewayDown(type(exc).__name__) from None
