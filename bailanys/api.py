@@ -1,5 +1,6 @@
 """The HTTP API, version 1. OpenAPI schema at /api/v1/openapi.json."""
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -63,6 +64,20 @@ def on_throttled(request: HttpRequest, exc: Throttled):
         status=429,
     )
     response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_busy(request: HttpRequest, exc: Exception):
+    # A deadlock, a lock timeout or a lost connection: the work was rolled back, so
+    # the same call again is safe (and, with its Idempotency-Key, stored once).
+    response = api.create_response(
+        request,
+        {"detail": _("The database is busy. Send the same request again in a moment.")},
+        status=503,
+    )
+    response["Retry-After"] = "1"
     return response
 
 

@@ -103,6 +103,34 @@ def test_intake_is_idempotent(anon):
     assert fresh.json()["case_id"] == first.json()["case_id"]
 
 
+def test_a_database_failure_is_503_and_the_same_call_again_stores_it_once(anon, monkeypatch):
+    from django.db import OperationalError, transaction
+
+    from bailanys.relay import services
+
+    real = services.request_create
+    aborted = []
+
+    def deadlocked_once(**kwargs):
+        with transaction.atomic():  # all of its writes, then the database aborts them
+            created = real(**kwargs)
+            if not aborted:
+                aborted.append(True)
+                raise OperationalError("deadlock detected")
+        return created
+
+    monkeypatch.setattr(services, "request_create", deadlocked_once)
+    body = request_body()
+    busy = anon.post("/requests", body, headers={"Idempotency-Key": "busy-1"})
+    assert busy.status_code == 503 and busy["Retry-After"] == "1"
+    assert busy.json()["detail"]
+    first = anon.post("/requests", body, headers={"Idempotency-Key": "busy-1"})
+    again = anon.post("/requests", body, headers={"Idempotency-Key": "busy-1"})
+    assert first.status_code == again.status_code == 201
+    assert first.json()["request_id"] == again.json()["request_id"]
+    assert first.json()["case_id"] == again.json()["case_id"]
+
+
 def test_an_invalid_phone_is_422_naming_the_field(anon):
     r = anon.post("/requests", request_body(phone="12345"))
     assert r.status_code == 422

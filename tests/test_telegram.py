@@ -429,3 +429,37 @@ def test_hostile_webhook_bodies_get_a_clear_answer(fake_telegram, body):
         headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
     )
     assert response.status_code in (200, 400)
+
+
+def test_a_database_failure_asks_telegram_to_send_the_update_again(fake_telegram, monkeypatch):
+    from django.db import OperationalError, transaction
+
+    from bailanys.channels.telegram import views
+
+    real = views.handle_update
+    aborted = []
+
+    def deadlocked_once(update):
+        # All of the update's writes, then the database aborts the transaction, as
+        # PostgreSQL does to one side of a deadlock.
+        with transaction.atomic():
+            answer = real(update)
+            if not aborted:
+                aborted.append(update.update_id)
+                raise OperationalError("deadlock detected")
+        return answer
+
+    monkeypatch.setattr(views, "handle_update", deadlocked_once)
+    client = Client()
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    update = webhook_message(515151, ALICE, "/start")
+    first = client.post(
+        "/channels/telegram/webhook", update, content_type="application/json", headers=headers
+    )
+    assert first.status_code == 503 and first["Retry-After"] == "1"
+    deliver()
+    assert said_to(fake_telegram, ALICE) == []  # rolled back: nothing was said
+    # Telegram sends the update again; now it is handled, once.
+    post_updates([update, update])
+    deliver()
+    assert len(said_to(fake_telegram, ALICE)) == 1

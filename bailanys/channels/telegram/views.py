@@ -4,6 +4,7 @@ import json
 import logging
 
 from django.contrib.auth.decorators import login_required
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -31,6 +32,12 @@ def webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": f"not a Telegram update ({type(exc).__name__})"}, status=400)
     try:
         answer = handle_update(update)
+    except (OperationalError, InterfaceError):
+        # The database could not take it now (a deadlock, a lock timeout, a lost
+        # connection) and rolled it back, update_id included: Telegram sends an update
+        # again until it gets a 2xx, so it is handled later, once, instead of lost.
+        logger.warning("telegram update %s: database busy, asked to resend", data["update_id"])
+        return HttpResponse(status=503, headers={"Retry-After": "1"})
     except Exception:
         # Answering with an error would make Telegram re-send it forever and hold the
         # updates behind it; the failure is logged (ids only) and the update dropped.
