@@ -43,7 +43,13 @@ def goal(measure: str, value, target: str, met: bool, sentence: str) -> dict:
     """One goal of the issue, measured: `target` as written there ("<= 50 ms", ">= 0.5"),
     `sentence` a plain sentence saying what was measured against it (printed when missed).
     """
-    return {"measure": measure, "value": value, "goal": target, "met": bool(met), "sentence": sentence}
+    return {
+        "measure": measure,
+        "value": value,
+        "goal": target,
+        "met": bool(met),
+        "sentence": sentence,
+    }
 
 
 def at_most(measure: str, value: float, limit: float, unit: str, what: str) -> dict:

@@ -77,6 +77,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._common import at_least, at_most  # noqa: E402
+from bench._common import machine as machine_now  # noqa: E402
 
 GOAL_P99_CLAIM_MS = 50
 # waitress accepts at most 100 connections per process by default (connection_limit);
@@ -846,15 +848,52 @@ def main(argv: list[str] | None = None) -> int:
         **summarise(runs, args.processes),
         "seconds_total": round(time.monotonic() - started, 1),
         "python": platform.python_version(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
+        "machine": machine_now(),
         "date": date.today().isoformat(),
     }
+    result["goals"] = goals(runs, result["ratios"])
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
+
+
+def goals(runs: list[dict], ratios: dict[str, list[float]]) -> list[dict]:
+    """The issue's goals: p99 claim at the most volunteers, no double claim, and more
+    processes giving more claim throughput."""
+    most = max(r["volunteers"] for r in runs)
+    p99s = [r["latency_ms"]["claim"].get("p99") for r in runs if r["volunteers"] == most]
+    p99s = [p for p in p99s if p is not None]
+    found = [
+        at_most(
+            "double_claims",
+            sum(r["double_claims_total"] for r in runs),
+            0,
+            "",
+            "Double claims counted over every run",
+        )
+    ]
+    if p99s:
+        found.append(
+            at_most(
+                f"claim_p99_ms_at_{most}_volunteers",
+                max(p99s),
+                GOAL_P99_CLAIM_MS,
+                " ms",
+                f"The worst p99 claim latency of the runs with {most} volunteers",
+            )
+        )
+    all_ratios = sorted(x for values in ratios.values() for x in values)
+    if all_ratios:
+        found.append(
+            at_least(
+                "claim_throughput_more_processes_over_one",
+                all_ratios[len(all_ratios) // 2],
+                1.5,
+                "x",
+                "Outcomes per second with more web processes against one (median of the "
+                "paired runs)",
+            )
+        )
+    return found
 
 
 def summarise(runs: list[dict], processes: list[int]) -> dict:

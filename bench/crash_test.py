@@ -84,6 +84,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._common import at_most  # noqa: E402
 
 WEBHOOK_PATH = "/channels/telegram/webhook"
 CALL_TIMEOUT = 60.0  # seconds: longer than SQLite's 20 s busy timeout
@@ -755,6 +756,7 @@ def run(args) -> dict:
         for name, value in counts.items():
             if name.startswith(("claims_http_", "outcomes_http_")):
                 result[name] = value
+        result["goals"] = goals(detail)
     except BaseException as exc:
         stop.set()
         result["ok"] = False
@@ -778,6 +780,44 @@ def run(args) -> dict:
     result["machine"] = machine(load_at_start)
     result["date"] = date.today().isoformat()
     return result
+
+
+def goals(detail: dict) -> list[dict]:
+    """Stored once, sent once: the issue's two counts, as goals of 0."""
+    twice = (
+        detail["notifications_telegram_delivered_twice_or_more"]
+        + detail["bot_answers_delivered_twice_or_more"]
+    )
+    return [
+        at_most(
+            "requests_not_stored_exactly_once",
+            detail["keys_stored_more_than_once"]
+            + detail["keys_answered_but_not_stored"]
+            + detail["rows_with_a_key_nobody_sent"],
+            0,
+            "",
+            "Accepted requests stored twice or not at all after the kills",
+        ),
+        at_most(
+            "notifications_missing",
+            detail["notifications_telegram_missing"]
+            + detail["bot_answers_missing"]
+            + detail["notifications_web_expected"]
+            - detail["notifications_web_sent"],
+            0,
+            "",
+            "Notifications and bot answers that never reached the fake Telegram or the status page",
+        ),
+        at_most(
+            "notifications_sent_twice",
+            twice,
+            0,
+            "",
+            "Notifications and bot answers the fake Telegram received twice (each one a "
+            "send in flight when a worker was killed: Telegram's Bot API takes no "
+            "idempotency key)",
+        ),
+    ]
 
 
 def verify(

@@ -21,7 +21,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import random
 import signal
 import statistics
@@ -34,6 +33,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._common import at_least  # noqa: E402
+from bench._common import machine as machine_now  # noqa: E402
+
 GOAL = 0.5
 
 
@@ -149,15 +152,6 @@ def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 60) -> No
     raise SystemExit("the server did not answer /healthz in time")
 
 
-def machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-    }
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=10)
@@ -234,11 +228,12 @@ def main(argv=None) -> int:
         if drop is not None:
             drop()
     ratio = statistics.median(r["ratio"] for r in rounds)
+    database = "postgresql" if args.database_url else "sqlite"
     print(
         json.dumps(
             {
                 "bench": "intake_load",
-                "database": "postgresql" if args.database_url else "sqlite",
+                "database": database,
                 "counters": "redis" if args.redis_url else "database cache",
                 "server": f"bailanys up (waitress, {args.threads} threads), one process",
                 "load": f"{args.concurrency} keep-alive connections from a second process, "
@@ -253,7 +248,17 @@ def main(argv=None) -> int:
                 "goal": f">= {GOAL}",
                 "meets_goal": ratio >= GOAL,
                 "rounds": rounds,
-                "machine": machine(),
+                "goals": [
+                    at_least(
+                        f"intake_to_bare_ratio_{database}",
+                        ratio,
+                        GOAL,
+                        "",
+                        f"Intake throughput on {database} against a bare insert in the same "
+                        "server (median of the rounds' ratios)",
+                    )
+                ],
+                "machine": machine_now(),
             },
             indent=2,
         )

@@ -6,8 +6,8 @@ Sending is POST {url}/message with basic auth and {"id", "textMessage": {"text"}
 so nothing needs the internet. The id is ours, made from the outbox row's idempotency key:
 when a worker dies after the phone took a message but before the row was marked sent,
 the next try sends the same id, the app answers 409 Conflict ("message with the same ID
-already exists") and the SMS is not sent twice. Webhooks carry X-Signature, the hex HMAC-SHA256 of the raw
-body followed by the X-Timestamp value.
+already exists") and the SMS is not sent twice. Webhooks carry X-Signature, the hex
+HMAC-SHA256 of the raw body followed by the X-Timestamp value.
 """
 
 import base64
