@@ -55,24 +55,24 @@ def goal(measure: str, value, target: str, met: bool, sentence: str) -> dict:
 def at_most(measure: str, value: float, limit: float, unit: str, what: str) -> dict:
     """A goal `value <= limit`; `what` names the figure in the sentence."""
     met = value <= limit
-    verb = "meets" if met else "misses"
     return goal(
         measure,
         value,
         f"<= {limit:g}{unit}",
         met,
-        f"{what} was {value:g}{unit}, which {verb} the goal of at most {limit:g}{unit}.",
+        f"{what}: {value:g}{unit}, against a goal of at most {limit:g}{unit} "
+        f"({'met' if met else 'missed'}).",
     )
 
 
 def at_least(measure: str, value: float, limit: float, unit: str, what: str) -> dict:
     """A goal `value >= limit`; `what` names the figure in the sentence."""
     met = value >= limit
-    verb = "meets" if met else "misses"
     return goal(
         measure,
         value,
         f">= {limit:g}{unit}",
         met,
-        f"{what} was {value:g}{unit}, which {verb} the goal of at least {limit:g}{unit}.",
+        f"{what}: {value:g}{unit}, against a goal of at least {limit:g}{unit} "
+        f"({'met' if met else 'missed'}).",
     )
