@@ -14,7 +14,7 @@ the other, alternating for --rounds rounds: the ratio intake/bare is the median 
 per-round ratios, so both sides see the same machine at the same moment. Goal ≥ 0.5.
 
 Where the time goes: run the intake in-process under cProfile with django.test.Client
-and CaptureQueriesContext (28 statements per request on 2026-11-23, docs/benchmarks.md).
+and CaptureQueriesContext (28 statements per request on 2026-11-23, docs/benchmark-notes.md).
 """
 
 import argparse
