@@ -126,6 +126,15 @@ class Case(SealedModel):
         ]
         indexes = [
             models.Index(fields=["state", "-priority", "created_at"], name="case_dispatch_order"),
+            # The queue of volunteers who do not take hard cases (most of them): with the
+            # index above, their claim reads past every hard case waiting ahead (all
+            # medical cases are urgent too: thousands in a large queue). available_at is
+            # checked in the index, so cases waiting for a retry cost no row read either.
+            models.Index(
+                fields=["-priority", "created_at", "available_at"],
+                condition=Q(state="queued", hard=False),
+                name="case_dispatch_light",
+            ),
             models.Index(fields=["state", "lease_expires_at"], name="case_lease_expiry"),
             # Intake looks a number up among all cases, closed ones too (a merge leads on).
             models.Index(fields=["recipient_key", "state"], name="case_recipient"),

@@ -58,7 +58,7 @@ BENCHES = (
         "scale",
         "Intake and claim latency with 10,000 and 1,000,000 cases (issue 9, point 2)",
         "scale.py",
-        "--sizes 10000 1000000",
+        "--sizes 10000 1000000 --quiet-wait 30",
         "--sizes 2000 20000 --samples 100",
         postgres=True,
         timeout=3 * 3600,
