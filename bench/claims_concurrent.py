@@ -64,6 +64,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -889,16 +890,21 @@ def goals(runs: list[dict], ratios: dict[str, list[float]]) -> list[dict]:
                 f"{think / 1000:g} s on average between steps",
             )
         )
-    all_ratios = sorted(x for values in ratios.values() for x in values)
+    # Throughput scales only where the server is the limit: the runs with no pause (the
+    # paced runs send what their volunteers' pauses allow, whatever the processes).
+    fastest = min(r["think_ms"] for r in runs)
+    all_ratios = sorted(
+        x for key, values in ratios.items() if key.endswith(f"think {fastest:g} ms") for x in values
+    )
     if all_ratios:
         found.append(
             at_least(
                 "claim_throughput_more_processes_over_one",
-                all_ratios[len(all_ratios) // 2],
+                round(statistics.median(all_ratios), 2),
                 1.5,
                 "x",
-                "Outcomes per second with more web processes against one (median of the "
-                "paired runs)",
+                "Outcomes per second with more web processes against one, volunteers not "
+                "pausing (median of the paired runs)",
             )
         )
     return found
