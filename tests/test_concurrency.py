@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from tests.conftest import ON_POSTGRES, Api, make_volunteer, request_body, status_token
+from tests.conftest import ON_POSTGRES, Api, make_volunteer, request_body, run_cli, status_token
 
 postgres_only = pytest.mark.skipif(
     not ON_POSTGRES,
@@ -132,3 +132,47 @@ def test_one_case_and_many_volunteers_at_once_one_gets_it():
 
     codes = in_threads(8, claim)
     assert sorted(codes) == [200] + [204] * 7
+
+
+def _close_every_open_case() -> None:
+    token = make_volunteer()[1]
+    while (claim := Api(token).post("/claims")).status_code == 200:
+        done = Api(token).post(
+            f"/claims/{claim.json()['claim_id']}/outcome", {"outcome": "reached"}
+        )
+        assert done.status_code == 200, done.content
+
+
+def _outcome_and_requests_at_once(phone: str) -> None:
+    first = Api().post("/requests", request_body(phone=phone)).json()
+    token = make_volunteer()[1]
+    claim = Api(token).post("/claims").json()
+    assert claim["case_id"] == first["case_id"]
+
+    def act(i: int):
+        if i == 0:
+            return Api(token).post(
+                f"/claims/{claim['claim_id']}/outcome", {"outcome": "reached", "reply": "ok"}
+            )
+        return Api().post("/requests", request_body(phone=phone))
+
+    answers = in_threads(8, act)
+    assert answers[0].status_code == 200, answers[0].content
+    assert all(a.status_code == 201 for a in answers[1:])
+    run_cli("worker", "--batch")  # sends the status-page notifications
+    for created in [first, *(a.json() for a in answers[1:])]:
+        status = Api().get(f"/requests/{status_token(created)}").json()
+        if created["case_id"] == first["case_id"]:  # closed with the outcome: told
+            assert status["status"] == "reached", status
+            assert status["notifications"], created
+        else:  # too late for that case: a new one, still open
+            assert status["status"] not in ("reached", "unreachable"), status
+
+
+@postgres_only
+def test_a_request_joining_while_the_outcome_closes_the_case_is_told_or_kept_open():
+    # An outcome closes the case and tells the requests it sees; requests for the same
+    # number arriving at that moment must be among them, or start a new case.
+    for round_ in range(4):
+        _close_every_open_case()
+        _outcome_and_requests_at_once(f"+7702555{round_:04d}")

@@ -233,7 +233,16 @@ def _open_case_for(data: RequestInput, now) -> Case:
     """The open case for this recipient, made if there is none. Caller holds a transaction."""
     key = recipient_key(data.recipient_phone)
     for _try in range(3):
-        case = Case.objects.filter(recipient_key=key, state__in=OPEN_STATES).first()
+        # Locked: an outcome recorded at this moment closes the case and tells the requests
+        # it sees. Without the lock a request could join after that read and before the
+        # close, and never be told (the crash test found it on PostgreSQL). Behind a lock
+        # that closed it, the row no longer matches and a new case is made.
+        case = (
+            Case.objects.select_for_update()
+            .filter(recipient_key=key, state__in=OPEN_STATES)
+            .order_by("pk")
+            .first()
+        )
         if case is None and (joined := _merged_case(key)) is not None:
             case = joined[1]  # a coordinator merged this number into another person's case
         if case is not None:
