@@ -76,6 +76,7 @@ class Client:
             get_updates_request=HTTPXRequest(read_timeout=40),
         )
         self._ready = False
+        self._init_lock = asyncio.Lock()
 
     def _run(self, coro):
         future = asyncio.run_coroutine_threadsafe(self._call(coro), self._loop)
@@ -83,8 +84,13 @@ class Client:
 
     async def _call(self, coro):
         if not self._ready:
-            await self.bot.initialize()  # getMe: checks the token once
-            self._ready = True
+            # Once, however many threads make their first call at the same moment (a
+            # worker's task loop and its sweep do, right after a restart): two
+            # initialize() calls at once set up the HTTP client twice.
+            async with self._init_lock:
+                if not self._ready:
+                    await self.bot.initialize()  # getMe: checks the token once
+                    self._ready = True
         try:
             return await coro
         except RetryAfter as exc:
