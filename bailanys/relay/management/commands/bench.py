@@ -146,6 +146,11 @@ WHY = {
     "window before anyone calls, and a recipient who misses the first call is called "
     "again 20 minutes later; with 10/30/90-minute retries and a 15-minute window the "
     "median was 19.9 minutes and the minutes ratio 0.515 (docs/benchmark-notes.md).",
+    "fanout_": "Each message is a queued task sent on its own (a database round trip to "
+    "take its moment, the send, the outbox update), the Telegram limiter spaces sends 5 % "
+    "above the limit and an SMS waits up to 2 s for the first SIM in its order; a window "
+    "of tokens and sender threads reached 1.011x on the branch wip/fanout-senders, not "
+    "merged because the crash test slowed with it (docs/benchmark-notes.md).",
     "notifications_sent_twice": "A worker killed after Telegram accepted a message and "
     "before the outbox row was marked sent leaves it 'sending'; after the 2-minute lease "
     "it is sent again, and the Bot API has no idempotency key to stop it. SMS through "
