@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
+import socket
+import sys
 from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 def machine() -> dict:
@@ -37,6 +42,24 @@ def machine() -> dict:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "date": date.today().isoformat(),
     }
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def with_db(url: str, name: str) -> str:
+    """The PostgreSQL URL `url` naming the database `name` instead."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def bailanys_command() -> str:
+    """The `bailanys` command of this Python's environment (the one running the bench)."""
+    found = shutil.which("bailanys", path=str(Path(sys.executable).parent))
+    return found or "bailanys"
 
 
 def goal(measure: str, value, target: str, met: bool, sentence: str) -> dict:

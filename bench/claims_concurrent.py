@@ -63,7 +63,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -74,11 +73,10 @@ import urllib.request
 from collections import Counter, deque
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import at_least, at_most  # noqa: E402
+from bench._common import at_least, at_most, bailanys_command, free_port, with_db  # noqa: E402
 from bench._common import machine as machine_now  # noqa: E402
 
 GOAL_P99_CLAIM_MS = 50
@@ -451,22 +449,6 @@ class PgSampler:
 # --- Orchestration -----------------------------------------------------------------
 
 
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _bailanys() -> str:
-    found = shutil.which("bailanys", path=str(Path(sys.executable).parent))
-    return found or "bailanys"
-
-
 def _setup_django(env: dict) -> None:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bailanys.settings")
@@ -640,18 +622,18 @@ def run_one(
     import psycopg
 
     admin.execute(f'CREATE DATABASE "{run_db}" TEMPLATE "{template}"')
-    url = _with_db(base_url, run_db)
+    url = with_db(base_url, run_db)
     server_env = dict(env, DATABASE_URL=url)
     procs: list[subprocess.Popen] = []
     ports: list[int] = []
     try:
         for n in range(processes):
-            port = _free_port()
+            port = free_port()
             log = workdir / f"{run_db}-web{n}.log"
             procs.append(
                 subprocess.Popen(
                     [
-                        *[_bailanys(), "up", "--no-worker"],
+                        *[bailanys_command(), "up", "--no-worker"],
                         *["--port", str(port), "--threads", str(args.threads)],
                     ],
                     env=server_env,
@@ -698,7 +680,7 @@ def run_one(
         checks = {k: conn.execute(q).fetchone()[0] for k, q in DOUBLE_CLAIM_CHECKS.items()}
         totals = {k: conn.execute(q).fetchone()[0] for k, q in TOTALS.items()}
     verify = subprocess.run(
-        [_bailanys(), "audit", "verify"], env=server_env, capture_output=True, text=True
+        [bailanys_command(), "audit", "verify"], env=server_env, capture_output=True, text=True
     )
     client = result.pop("client_view")
     cpu["load_generator_cpu_s"] = result.pop("load_generator_cpu_s")
@@ -767,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         # One data directory for every process: the same keys and secret key.
         "BAILANYS_DATA_DIR": str(workdir / "data"),
         "BAILANYS_LOG_LEVEL": "WARNING",
-        "DATABASE_URL": _with_db(args.database_url, template),
+        "DATABASE_URL": with_db(args.database_url, template),
     }
     env = {**os.environ, **env}
     env.pop("REDIS_URL", None)

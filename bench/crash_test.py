@@ -61,14 +61,12 @@ import contextlib
 import http.client
 import json
 import os
-import platform
 import queue
 import random
 import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -80,11 +78,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import at_most  # noqa: E402
+from bench._common import at_most, bailanys_command, free_port, with_db  # noqa: E402
+from bench._common import machine as machine_now  # noqa: E402
 
 WEBHOOK_PATH = "/channels/telegram/webhook"
 CALL_TIMEOUT = 60.0  # seconds: longer than SQLite's 20 s busy timeout
@@ -145,17 +143,6 @@ def read_fake_log(path: Path) -> list[dict]:
 
 
 # --- Processes ---------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _bailanys() -> str:
-    found = shutil.which("bailanys", path=str(Path(sys.executable).parent))
-    return found or "bailanys"
 
 
 class Child:
@@ -493,22 +480,6 @@ def volunteer_thread(port: int, token: str, stats: Stats, finished, stop) -> Non
 # --- The run ---------------------------------------------------------------------------------
 
 
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def machine(load_at_start: tuple[float, ...]) -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        # Other jobs share the machine: the times above depend on it.
-        "load_average_at_start": [round(x, 2) for x in load_at_start],
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-    }
-
-
 def run(args) -> dict:
     started = time.monotonic()
     load_at_start = os.getloadavg()
@@ -548,7 +519,7 @@ def run(args) -> dict:
         admin = psycopg.connect(args.database_url, autocommit=True)
         admin.execute(f'DROP DATABASE IF EXISTS "{pg_db}"')
         admin.execute(f'CREATE DATABASE "{pg_db}"')
-        env["DATABASE_URL"] = _with_db(args.database_url, pg_db)
+        env["DATABASE_URL"] = with_db(args.database_url, pg_db)
         db = Db(pg_url=env["DATABASE_URL"])
     else:
         db = Db(sqlite_path=data_dir / "bailanys.sqlite3")
@@ -568,8 +539,8 @@ def run(args) -> dict:
         {**env, "PYTHONPATH": str(ROOT)},
         work / "fake.log",
     )
-    port = _free_port()
-    bailanys = _bailanys()
+    port = free_port()
+    bailanys = bailanys_command()
     server = Child(
         "server",
         [bailanys, "up", "--no-worker", "--port", str(port), "--threads", str(args.threads)],
@@ -777,7 +748,11 @@ def run(args) -> dict:
             shutil.rmtree(work, ignore_errors=True)
         else:
             result["work_dir"] = str(work)
-    result["machine"] = machine(load_at_start)
+    result["machine"] = {
+        **machine_now(),
+        # Other jobs share the machine: the times above depend on it.
+        "load_average_at_start": [round(x, 2) for x in load_at_start],
+    }
     result["date"] = date.today().isoformat()
     return result
 

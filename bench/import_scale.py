@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,9 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._common import bailanys_command, machine  # noqa: E402
+
 GENERATOR = ROOT / "tests" / "fixtures" / "telegram" / "make_export.py"
 
 
@@ -34,18 +36,13 @@ def _generator():
     return module
 
 
-def _bailanys() -> str:
-    found = shutil.which("bailanys", path=str(Path(sys.executable).parent))
-    return found or "bailanys"
-
-
 def import_once(size: int, workdir: Path) -> dict:
     export = workdir / f"export-{size}.json"
     _generator().main(size, export)
     data = workdir / f"data-{size}"
     env = dict(os.environ, BAILANYS_DATA_DIR=str(data))
     env.pop("DATABASE_URL", None)
-    subprocess.run([_bailanys(), "migrate", "-v0"], env=env, check=True)
+    subprocess.run([bailanys_command(), "migrate", "-v0"], env=env, check=True)
     script = (
         "import resource, subprocess, sys, time, json\n"
         "t0 = time.perf_counter()\n"
@@ -55,7 +52,7 @@ def import_once(size: int, workdir: Path) -> dict:
         "print(json.dumps({'rc': p.returncode, 'seconds': t, 'rss_kib': rss,"
         " 'out': p.stdout, 'err': p.stderr[-2000:]}))\n"
     )
-    args = [_bailanys(), "import-telegram", "--no-progress", str(export)]
+    args = [bailanys_command(), "import-telegram", "--no-progress", str(export)]
     probe = subprocess.run(
         [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, check=True
     )
@@ -86,11 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             runs[-1]["peak_rss_mib"] / runs[0]["peak_rss_mib"], 2
         ),
         "python": platform.python_version(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
+        "machine": machine(),
         "date": date.today().isoformat(),
     }
     print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -30,11 +30,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import at_least  # noqa: E402
+from bench._common import at_least, bailanys_command, free_port, with_db  # noqa: E402
 from bench._common import machine as machine_now  # noqa: E402
 
 GOAL = 0.5
@@ -111,20 +110,11 @@ def generate(port: int, path: str, seconds: float, concurrency: int, seed: int) 
     }
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def postgres_database(base_url: str) -> tuple[str, callable]:
     """A fresh database next to the one `base_url` names; returns (url, drop)."""
     import psycopg
 
     name = f"bailanys_bench_{os.getpid()}"
-    parts = urlsplit(base_url)
     admin = psycopg.connect(base_url, autocommit=True)
     admin.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.execute(f"CREATE DATABASE {name}")
@@ -133,7 +123,7 @@ def postgres_database(base_url: str) -> tuple[str, callable]:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
 
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
+    return with_db(base_url, name), drop
 
 
 def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
@@ -186,9 +176,16 @@ def main(argv=None) -> int:
     if args.database_url:
         env["DATABASE_URL"], drop = postgres_database(args.database_url)
     port = free_port()
-    bailanys = str(Path(sys.executable).parent / "bailanys")
     server = subprocess.Popen(
-        [bailanys, "up", "--no-worker", "--port", str(port), "--threads", str(args.threads)],
+        [
+            bailanys_command(),
+            "up",
+            "--no-worker",
+            "--port",
+            str(port),
+            "--threads",
+            str(args.threads),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         start_new_session=True,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bailanys.parsing.parser import clear_caches, parse
+from bench._common import machine
 
 
 def _f1(p: float, r: float) -> float:
@@ -99,11 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     result["ner"] = not args.no_ner
     result["messages_per_second"] = speed(rows)
     result["python"] = platform.python_version()
-    result["machine"] = {
-        "platform": platform.platform(),
-        "processor": platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
+    result["machine"] = machine()
     result["date"] = date.today().isoformat()
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0

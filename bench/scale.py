@@ -96,15 +96,12 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import at_most, machine  # noqa: E402
+from bench._common import at_most, bailanys_command, free_port, machine, with_db  # noqa: E402
 from bench.claims_concurrent import (  # noqa: E402
     CpuMeter,
-    _bailanys,
-    _free_port,
     _setup_django,
     _stop,
     _wait_healthy,
-    _with_db,
     percentiles,
     wait_quiet,
 )
@@ -1094,10 +1091,18 @@ def run_size(
     known = recipients(url, loader.fixture, rng, need)
     fresh = [f"+7{FRESH_PREFIX}{fresh_start + k:07d}" for k in range(2 * need + 2)]
 
-    port = _free_port()
+    port = free_port()
     log = workdir / f"web-{size}.log"
     server = subprocess.Popen(
-        [_bailanys(), "up", "--no-worker", "--port", str(port), "--threads", str(args.threads)],
+        [
+            bailanys_command(),
+            "up",
+            "--no-worker",
+            "--port",
+            str(port),
+            "--threads",
+            str(args.threads),
+        ],
         env=dict(env, DATABASE_URL=url),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -1189,7 +1194,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     started = time.monotonic()
     name = f"bailanys_scale_{os.getpid()}"
-    url = _with_db(args.database_url, name)
+    url = with_db(args.database_url, name)
     workdir = Path(tempfile.mkdtemp(prefix="bailanys-scale-bench-"))
     env = {
         **os.environ,

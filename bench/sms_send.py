@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._common import machine  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -119,11 +120,7 @@ def main(argv=None) -> int:
         "seconds_wall": round(wall, 2),
         "sims": sims,
         "python": platform.python_version(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
+        "machine": machine(),
         "date": date.today().isoformat(),
     }
     print(json.dumps(result, indent=2))

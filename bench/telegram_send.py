@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._common import machine  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -108,11 +109,7 @@ def main(argv=None) -> int:
             "median_gap_same_chat_s": round(statistics.median(gaps), 3),
             "http_429_seen": sum(c["status"] == 429 for c in fake.calls),
             "python": platform.python_version(),
-            "machine": {
-                "platform": platform.platform(),
-                "processor": platform.machine(),
-                "cpu_count": os.cpu_count(),
-            },
+            "machine": machine(),
             "date": date.today().isoformat(),
         }
     print(json.dumps(result, indent=2))
