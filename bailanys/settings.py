@@ -99,11 +99,15 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
-    "bailanys.accounts",
-    "bailanys.relay",
-    "bailanys.parsing",
-    "bailanys.channels",
+    # Foundations first, then the outbox, the relay core, channels and conversations:
+    # each AppConfig.ready fills the registries of the layers below it.
     "bailanys.privacy",
+    "bailanys.accounts",
+    "bailanys.parsing",
+    "bailanys.outbox",
+    "bailanys.relay",
+    "bailanys.channels",
+    "bailanys.conversations",
 ]
 
 MIDDLEWARE = [

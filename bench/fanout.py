@@ -104,9 +104,9 @@ def main(argv=None) -> int:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from bailanys.channels.models import OutboxMessage
-    from bailanys.channels.services import outbox_add
     from bailanys.channels.sms.segments import segments
+    from bailanys.outbox.models import OutboxMessage
+    from bailanys.outbox.services import outbox_add
     from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
     from tests.fake_telegram import FakeTelegram
 

@@ -715,7 +715,7 @@ class Bailanys(VolunteerLoop):
     # Intake ---------------------------------------------------------------------------
 
     def on_arrive(self, ri: int) -> None:
-        from bailanys.channels.sms.models import SmsBridge
+        from bailanys.conversations.models import SmsBridge
         from bailanys.relay.services import request_check, request_create
 
         req = self.requests[ri]
@@ -739,9 +739,9 @@ class Bailanys(VolunteerLoop):
     # The SIM: what the gateway adapter and the phone network would do -------------------
 
     def _sim_send(self, bridge, req: Req) -> None:
-        from bailanys.channels.models import OutboxMessage
-        from bailanys.channels.sms.bridge import bridges_sweep
         from bailanys.channels.sms.models import SmsDelivery
+        from bailanys.conversations.bridge import bridges_sweep
+        from bailanys.outbox.models import OutboxMessage
 
         now = self.clock.now
         day = (DAY_START + timedelta(minutes=now)).date().isoformat()
@@ -846,7 +846,7 @@ class Bailanys(VolunteerLoop):
                 self.sms["requests_told_answered_by_sms_whose_message_was_not_sent"] += 1
 
     def on_sweep(self) -> None:
-        from bailanys.channels.sms.bridge import bridges_sweep
+        from bailanys.conversations.bridge import bridges_sweep
 
         bridges_sweep()
 
@@ -962,8 +962,8 @@ class Bailanys(VolunteerLoop):
     def _report(self) -> dict:
         from django.db.models import Count, Sum
 
-        from bailanys.channels.models import OutboxMessage
-        from bailanys.channels.sms.models import SmsBridge
+        from bailanys.conversations.models import SmsBridge
+        from bailanys.outbox.models import OutboxMessage
         from bailanys.relay.models import Attempt, Case, Claim
 
         out = summary(self.tally, self.requests, shift_minutes(self.volunteers))

@@ -48,8 +48,8 @@ def main(argv=None) -> int:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from bailanys.channels.models import OutboxMessage
-    from bailanys.channels.services import outbox_add
+    from bailanys.outbox.models import OutboxMessage
+    from bailanys.outbox.services import outbox_add
     from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
 
     call_command("migrate", verbosity=0)

@@ -69,7 +69,7 @@ def outbox_drain(timeout: float = 30) -> None:
     """
     import time
 
-    from bailanys.channels.models import OutboxMessage
+    from bailanys.outbox.models import OutboxMessage
 
     deadline = time.monotonic() + timeout
     pending = (OutboxMessage.State.PENDING, OutboxMessage.State.SENDING)

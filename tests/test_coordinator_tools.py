@@ -9,7 +9,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bailanys.relay.coordination import city_key, name_key
+from bailanys.parsing.spelling import city_key, name_key
 from tests.conftest import (
     Api,
     Browser,

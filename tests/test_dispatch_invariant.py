@@ -694,7 +694,7 @@ def test_every_open_case_is_held_by_an_active_volunteer_or_waiting_in_a_queue(wo
 # --- Found by the machine: a case held for a coordinator must not reach volunteers ----
 #
 # A case whose request or reply shows scam signs carries a flag and waits for a
-# coordinator (relay.services._flag_for_coordinator). The machine found that a
+# coordinator (relay.services.case_flag_for_coordinator). The machine found that a
 # release (a volunteer's, a coordinator's, a suspension's), a lapsed lease and a retry
 # outcome put such a case back in the volunteers' queue, flag and all; the next
 # volunteer got the number and could close it with no coordinator looking. Now they

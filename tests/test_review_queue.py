@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from bailanys.parsing.services import post_ingest
+from bailanys.relay.services.posts import post_ingest
 from tests.conftest import Api, Browser, html, make_account
 
 CLEAR = "Алматы, мама Гульнара Сейтова 87015551234, скажите что я в Анталье, всё хорошо"

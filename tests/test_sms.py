@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from bailanys.channels.models import OutboxMessage, SmsDelivery, SmsGateway
+from bailanys.channels.models import SmsDelivery, SmsGateway
+from bailanys.outbox.models import OutboxMessage
 from tests.conftest import outbox_drain as deliver
 from tests.conftest import run_cli
 from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate

@@ -17,7 +17,8 @@ from django.core.management import call_command
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from bailanys.channels.models import OutboxMessage, SmsDelivery, SmsGateway
+from bailanys.channels.models import SmsDelivery, SmsGateway
+from bailanys.outbox.models import OutboxMessage
 from bailanys.channels.sms import gammu
 from bailanys.channels.sms.models import SmsInbound
 from tests.conftest import Api, make_account, run_cli

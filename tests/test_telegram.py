@@ -436,7 +436,7 @@ def test_a_database_failure_asks_telegram_to_send_the_update_again(fake_telegram
 
     from bailanys.channels.telegram import views
 
-    real = views.handle_update
+    real = views.update_receive
     aborted = []
 
     def deadlocked_once(update):
@@ -449,7 +449,7 @@ def test_a_database_failure_asks_telegram_to_send_the_update_again(fake_telegram
                 raise OperationalError("deadlock detected")
         return answer
 
-    monkeypatch.setattr(views, "handle_update", deadlocked_once)
+    monkeypatch.setattr(views, "update_receive", deadlocked_once)
     client = Client()
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     update = webhook_message(515151, ALICE, "/start")

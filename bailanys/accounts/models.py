@@ -35,14 +35,6 @@ class User(AbstractUser):
     approved_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # An experienced volunteer may say no to hard cases (death, detention, a child…).
-    hard_cases_opt_out = models.BooleanField(default=False)
-    # "I need to talk": set by the volunteer, seen by coordinators, cleared by one of them.
-    # Until then the volunteer gets no case.
-    needs_talk_at = models.DateTimeField(null=True, blank=True)
-    # Mobile operators this volunteer can call cheaply (phonenumbers' carrier names,
-    # comma-separated): dispatch prefers cases on them.
-    cheap_operators = models.CharField(max_length=200, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -51,11 +43,6 @@ class User(AbstractUser):
     @property
     def is_coordinator(self) -> bool:
         return self.role in (Role.COORDINATOR, Role.ADMIN)
-
-    @property
-    def takes_hard_cases(self) -> bool:
-        """Hard cases go only to experienced volunteers and coordinators who did not opt out."""
-        return self.role != Role.VOLUNTEER and not self.hard_cases_opt_out
 
     @property
     def needs_two_factor(self) -> bool:

@@ -1,6 +1,7 @@
 """Writes of accounts: creation, invitations, approval, suspension, second factors."""
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from importlib import import_module
 
@@ -221,18 +222,20 @@ def _sessions_end(user: User) -> int:
 
 
 def account_suspend(
-    *, coordinator: User | None, user: User, request: HttpRequest | None = None
-) -> int:
-    """Lock an account out now: no login, no session, no API token, no case.
+    *,
+    coordinator: User | None,
+    user: User,
+    request: HttpRequest | None = None,
+    then: Callable[[User], str] | None = None,
+) -> bool:
+    """Lock an account out now: no login, no session, no API token. False if it was already.
 
-    Its API tokens are deleted (a suspended volunteer's phone may be in other
-    hands; reactivating does not bring them back) and every case it holds goes
-    back to the queue. Returns how many cases were returned.
+    Its API tokens are deleted (a suspended volunteer's phone may be in other hands;
+    reactivating does not bring them back). `then(user)` runs in the same transaction
+    once the account is locked, and what it returns goes into the audit line: the relay
+    gives back the cases the account held (relay.services.volunteer_suspend).
     """
-    from bailanys.relay.services import ClaimEnded, NotYourClaim, claim_active_for, claim_release
-
     _may_manage(coordinator, user)
-    released = 0
     with transaction.atomic():
         suspended = User.objects.filter(pk=user.pk, suspended_at__isnull=True).update(
             is_active=False, suspended_at=timezone.now(), suspended_by=coordinator
@@ -240,23 +243,16 @@ def account_suspend(
         if suspended:
             ApiToken.objects.filter(user=user).delete()
             _sessions_end(user)
-            while (claim := claim_active_for(user)) is not None:
-                try:
-                    claim_release(claim_id=claim.pk, volunteer=user)
-                except (ClaimEnded, NotYourClaim):
-                    # The lease ran out at this very moment: the case is back already.
-                    break
-                released += 1
             audit_record(
                 actor=_actor(coordinator),
                 action="account.suspend",
                 object_type="user",
                 object_id=user.pk,
                 request=request,
-                detail=f"returned {released} case(s)",
+                detail=then(user) if then else "",
             )
     user.refresh_from_db()
-    return released
+    return bool(suspended)
 
 
 def account_reactivate(

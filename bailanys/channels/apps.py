@@ -6,7 +6,11 @@ class ChannelsConfig(AppConfig):
     label = "channels"
 
     def ready(self):
-        from bailanys.channels.sms import bridge
-        from bailanys.relay.signals import case_opened
+        from bailanys.channels.log.adapter import LogChannel
+        from bailanys.channels.sms.adapter import SmsChannel
+        from bailanys.channels.telegram.adapter import TelegramChannel
+        from bailanys.channels.web.adapter import WebChannel
+        from bailanys.outbox.senders import sender_register
 
-        case_opened.connect(bridge.on_case_opened, dispatch_uid="sms-bridge")
+        for channel in (WebChannel, LogChannel, TelegramChannel, SmsChannel):
+            sender_register(channel.code, channel)

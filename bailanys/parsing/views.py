@@ -6,10 +6,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from bailanys.parsing import services
 from bailanys.parsing.models import ParsedPost
 from bailanys.relay.models import Kind
 from bailanys.relay.services import InputError
+from bailanys.relay.services import posts as services
 
 MAX_TARGET_ROWS = 6
 

@@ -8,14 +8,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from bailanys.privacy import crypto, keys
 from bailanys.privacy.audit import audit_record
 from bailanys.privacy.fields import sealed_models
 from bailanys.privacy.keys import keyring
-from bailanys.privacy.models import RetentionTally
+from bailanys.privacy.registry import purgers
 
 
 def keys_rotate(*, settle_seconds: float = 2.0) -> dict:
@@ -76,7 +75,7 @@ def wipe() -> dict:
     made after the last rotation) cannot be read. Keys given in the
     environment cannot be destroyed from here: the report says so.
     """
-    from bailanys.channels.models import OutboxMessage
+    from bailanys.outbox.models import OutboxMessage
     from bailanys.parsing.models import ParsedPost
     from bailanys.relay.models import Case, Requester
 
@@ -115,65 +114,23 @@ def _compact() -> None:
 
 
 def retention_purge(*, now=None) -> dict:
-    """Delete closed cases after BAILANYS_RETENTION_DAYS and anything after the hard limit.
+    """Delete what is past its retention limits, through every purger the apps registered.
 
-    A case a coordinator extended (retain_until in the future) is kept. Before
-    deleting, counts by day, kind and resolution are added to RetentionTally.
+    BAILANYS_RETENTION_DAYS after it was closed or handled, and anything after
+    BAILANYS_RETENTION_MAX_DAYS. Returns the counts by what was deleted
+    ({"cases": …, "requests": …, "posts": …}); an audit line says them, numbers only.
     """
-    from bailanys.relay.models import Case, Request, Requester
-
     now = now or timezone.now()
     closed_before = now - timedelta(days=settings.BAILANYS_RETENTION_DAYS)
     hard_before = now - timedelta(days=settings.BAILANYS_RETENTION_MAX_DAYS)
-    not_extended = Q(retain_until__isnull=True) | Q(retain_until__lt=now)
-    due = Case.objects.filter(
-        (Q(state="closed", closed_at__lt=closed_before) | Q(created_at__lt=hard_before))
-        & not_extended
-    )
-    total_cases = total_requests = 0
-    while True:
-        ids = list(due.values_list("pk", flat=True)[:500])
-        if not ids:
-            break
-        with transaction.atomic():
-            rows = (
-                Request.objects.filter(case_id__in=ids)
-                .values("case__created_at__date", "case__resolution", "kind")
-                .annotate(requests=Count("pk"), cases=Count("case_id", distinct=True))
-                .order_by()
-            )
-            for row in rows:
-                tally, _new = RetentionTally.objects.get_or_create(
-                    day=row["case__created_at__date"],
-                    kind=row["kind"],
-                    resolution=row["case__resolution"],
-                )
-                RetentionTally.objects.filter(pk=tally.pk).update(
-                    cases=F("cases") + row["cases"], requests=F("requests") + row["requests"]
-                )
-            requester_ids = list(
-                Request.objects.filter(case_id__in=ids).values_list("requester_id", flat=True)
-            )
-            total_requests += Request.objects.filter(case_id__in=ids).count()
-            Case.objects.filter(pk__in=ids).delete()
-            Requester.objects.filter(pk__in=requester_ids, requests__isnull=True).delete()
-            total_cases += len(ids)
-    posts = _purge_posts(now, closed_before, hard_before)
-    if total_cases or posts:
+    totals: dict[str, int] = {}
+    for purger in purgers():
+        for what, n in purger(now, closed_before, hard_before).items():
+            totals[what] = totals.get(what, 0) + n
+    if any(totals.values()):
         audit_record(
             actor="system",
             action="retention.purge",
-            detail=f"{total_cases} cases, {total_requests} requests, {posts} posts",
+            detail=", ".join(f"{n} {what}" for what, n in totals.items()),
         )
-    return {"cases": total_cases, "requests": total_requests, "posts": posts}
-
-
-def _purge_posts(now, done_before, hard_before) -> int:
-    """Free-text posts: kept like closed cases once handled, never past the hard limit."""
-    from bailanys.parsing.models import ParsedPost
-
-    handled = Q(created_at__lt=done_before) & ~Q(state=ParsedPost.State.REVIEW)
-    deleted, _per_model = ParsedPost.objects.filter(
-        handled | Q(created_at__lt=hard_before)
-    ).delete()
-    return deleted
+    return totals

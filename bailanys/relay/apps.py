@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class RelayConfig(AppConfig):
     name = "bailanys.relay"
     label = "relay"
+
+    def ready(self):
+        from bailanys.privacy.registry import personal_models_register, purger_register
+        from bailanys.relay.models import Case, Requester
+        from bailanys.relay.services.retention import cases_purge
+
+        # Requests, claims, attempts and their outbox rows go with these (cascades).
+        personal_models_register(Case)
+        personal_models_register(Requester)
+        purger_register(cases_purge)

@@ -5,8 +5,6 @@ the views answer with 404) and every write is audited without personal data: the
 audit log names cases, claims and accounts by number, never a name or a phone.
 """
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
@@ -18,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from bailanys import phones
 from bailanys.accounts.models import User
+from bailanys.parsing.spelling import city_key, name_key
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay import services
 from bailanys.relay.models import (
@@ -29,7 +28,7 @@ from bailanys.relay.models import (
     Request,
     Resolution,
 )
-from bailanys.relay.services import InputError, NotYourClaim
+from bailanys.relay.services import InputError, require_coordinator
 
 MAX_BROADCAST = 500
 # Resolutions a coordinator may close a case with: "merged" only comes from a merge.
@@ -37,11 +36,6 @@ CLOSE_RESOLUTIONS = [value for value in Resolution.values if value != Resolution
 # Suggestions look at the newest open cases only: each name is decrypted to compare it.
 SUGGEST_SCAN = 5000
 SUGGEST_MAX = 50
-
-
-def _require_coordinator(user: User, object_id: object = 0) -> None:
-    if not (user.is_active and user.is_coordinator):
-        raise NotYourClaim(object_id)
 
 
 def _no_case() -> InputError:
@@ -73,7 +67,7 @@ class Holder:
 
 def holders(*, coordinator: User) -> list[Holder]:
     """Open cases somebody holds now: who, since when, until when. No recipient data."""
-    _require_coordinator(coordinator)
+    require_coordinator(coordinator)
     rows = (
         Case.objects.filter(state__in=OPEN_STATES, current_claim__isnull=False)
         .select_related("current_claim__volunteer")
@@ -93,7 +87,7 @@ def holders(*, coordinator: User) -> list[Holder]:
 
 def escalated_ids(*, coordinator: User, limit: int = 100) -> list[int]:
     """Cases waiting for a coordinator, oldest first: numbers only."""
-    _require_coordinator(coordinator)
+    require_coordinator(coordinator)
     return list(
         Case.objects.filter(state=CaseState.ESCALATED, current_claim__isnull=True)
         .order_by("created_at")
@@ -105,10 +99,13 @@ def _back_to_queue(case: Case, now) -> int:
     """Compare-and-set: the case leaves the claim we saw, or nothing happens. Returns 0 or 1.
 
     A case flagged for a coordinator, or escalated and not yet answered by one, goes back
-    to them, not to the volunteers' queue (services._back_state).
+    to them, not to the volunteers' queue (services.case_back_state).
     """
     return Case.objects.filter(pk=case.pk, current_claim_id=case.current_claim_id).update(
-        state=services._back_state(), current_claim=None, lease_expires_at=None, available_at=now
+        state=services.case_back_state(),
+        current_claim=None,
+        lease_expires_at=None,
+        available_at=now,
     )
 
 
@@ -118,7 +115,7 @@ def lease_break(*, coordinator: User, case_id: int) -> int:
     The volunteer's outcome, renewal or release then fails as for an expired lease.
     Returns the id of the claim that was ended.
     """
-    _require_coordinator(coordinator, case_id)
+    require_coordinator(coordinator, case_id)
     now = timezone.now()
     with transaction.atomic():
         case = Case.objects.filter(pk=case_id).first()
@@ -145,12 +142,12 @@ def case_reassign(*, coordinator: User, case_id: int, username: str) -> Claim:
     The volunteer must be active, hold no case, not have asked to talk, and take hard
     cases when the case is hard. Raises InputError saying which is not so.
     """
-    _require_coordinator(coordinator, case_id)
+    require_coordinator(coordinator, case_id)
     username = services.clean_text(username)
     volunteer = User.objects.filter(username=username, is_active=True).first() if username else None
     if volunteer is None:
         raise InputError({"username": _("There is no active volunteer with that username.")})
-    if volunteer.needs_talk_at is not None:
+    if services.needs_talk(volunteer):
         raise InputError(
             {"username": _("%(user)s asked to talk to a coordinator first.") % {"user": username}}
         )
@@ -161,7 +158,7 @@ def case_reassign(*, coordinator: User, case_id: int, username: str) -> Claim:
             raise _no_case()
         if not case.is_open:
             raise InputError({"case_id": _("This case is closed.")})
-        if case.hard and not volunteer.takes_hard_cases:
+        if case.hard and not services.takes_hard_cases(volunteer):
             raise InputError(
                 {"username": _("%(user)s does not take hard cases.") % {"user": username}}
             )
@@ -179,7 +176,7 @@ def case_reassign(*, coordinator: User, case_id: int, username: str) -> Claim:
                 raise InputError({"case_id": _("The case changed just now. Look again.")})
             _end_claim(previous, now)
             case.refresh_from_db(fields=["state"])
-        claim = services._take(case.pk, volunteer, now, case.state)
+        claim = services.case_take(case.pk, volunteer, now, case.state)
         if claim is None:
             # Rolls the take-back above back too: nothing changed.
             raise InputError({"case_id": _("The case changed just now. Look again.")})
@@ -208,7 +205,7 @@ def case_close(
     Whoever holds it loses the claim; every requester is told the case closed (the
     reason itself is not sent to them: it may say what they must not read).
     """
-    _require_coordinator(coordinator, case_id)
+    require_coordinator(coordinator, case_id)
     reason = services.clean_text(reason, multiline=True)
     errors = {}
     if resolution not in CLOSE_RESOLUTIONS:
@@ -252,7 +249,7 @@ def case_close(
             object_id=case.pk,
             detail=resolution,
         )
-        services._notify_requesters(
+        services.requesters_tell_outcome(
             case_id=case.pk,
             resolution=resolution,
             attempt=None,
@@ -262,91 +259,6 @@ def case_close(
 
 
 # --- Merge and split ----------------------------------------------------------
-
-# Kazakh letters written as the Russian ones people type instead.
-_KAZAKH_FOLD = str.maketrans("әғқңөұүһі", "агкноуухи")
-# Letters of the Kazakh Latin alphabets that stripping accents would get wrong.
-_LATIN_FOLD = {"\u015f": "sh", "\u00e7": "ch", "\u0131": "i"}  # s-cedilla, c-cedilla, dotless i
-# Cyrillic to Latin, already in the skeleton's spelling: short i, yery and Latin "y" are
-# all "i"; zhe is "j", kha is "h"; the soft and hard signs vanish.
-_CYRILLIC = dict(
-    zip(
-        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-        [
-            *"abvgdeejziiklmnoprstufh",
-            *["ts", "ch", "sh", "sh", "", "i", "", "e", "iu", "ia"],
-        ],
-        strict=True,
-    )
-)
-# Latin spellings that stand for one sound, longest first: Zhanar = Janar,
-# Askhat = Ashat, Ghalym = Galym, Qanat = Kanat, Aygerim = Aigerim.
-_DIGRAPHS = [
-    ("shch", "sh"),
-    ("dzh", "j"),
-    ("dj", "j"),
-    ("zh", "j"),
-    ("kh", "h"),
-    ("gh", "g"),
-    ("x", "ks"),
-    ("q", "k"),
-    ("w", "v"),
-    ("y", "i"),
-]
-_NOT_LETTERS = re.compile(r"[^a-z]+")
-# Apostrophes (a soft sign in Latin: Il'yas = Ilyas) join a word, they do not split it.
-_APOSTROPHES = re.compile("['`\u2019\u02bc\u00b4]")
-_DOUBLES = re.compile(r"(.)\1+")
-
-
-def _word_skeleton(word: str) -> str:
-    word = "".join(_CYRILLIC.get(ch, ch) for ch in word)
-    # Until nothing changes: one replacement can make another pair ("zkh" -> "zh" -> "j").
-    while True:
-        before = word
-        for spelled, sound in _DIGRAPHS:
-            word = word.replace(spelled, sound)
-        word = _DOUBLES.sub(r"\1", word)
-        # Yerlan = Erlan: an initial "ye" is how the Cyrillic "e" is often written in Latin.
-        if word.startswith("ie"):
-            word = word[1:]
-        if word == before:
-            return word
-
-
-def name_key(name: str) -> str:
-    """What a name sounds like, the same across Cyrillic, Kazakh and Latin spellings.
-
-    Нұрлан, Нурлан and Nurlan give one key; so do Айгерім, Aigerim and Aygerim;
-    Жанар, Zhanar and Janar; Ерлан, Yerlan and Erlan. The key is for suggesting
-    merges to a coordinator, who decides: it may join names that only sound alike.
-    """
-    text = unicodedata.normalize("NFKC", name or "").casefold().translate(_KAZAKH_FOLD)
-    text = "".join(_LATIN_FOLD.get(ch, ch) for ch in text)
-    # Accents off (ā, ü, ö, ñ, and the Cyrillic short i and yo): NFKD, drop combining marks.
-    text = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
-    text = _APOSTROPHES.sub("", text)
-    words = re.split(r"[\W_]+", text)
-    skeletons = (_word_skeleton(word) for word in words if word)
-    return " ".join(s for s in (_NOT_LETTERS.sub("", s) for s in skeletons) if s)
-
-
-def city_key(city: str) -> str:
-    """A city as the gazetteer names it ("Almaty" = "Алматы" = "Алма-Ата"), else its
-    spelling key; "" for no city, which matches nothing."""
-    from bailanys.parsing.cities import find_places
-
-    city = services.clean_text(city)
-    if not city:
-        return ""
-    found = find_places(city[:1].upper() + city[1:])
-    if found:
-        place = found[0].place
-        return "place:" + (place.parent or place.canonical)
-    key = name_key(city)
-    return f"text:{key}" if key else ""
 
 
 @dataclass(frozen=True)
@@ -378,7 +290,7 @@ def merge_suggestions(
     The recipient's name must agree by `name_key` and the city by `city_key`; a case
     without a city is never suggested. Reading names and cities is audited.
     """
-    _require_coordinator(coordinator)
+    require_coordinator(coordinator)
     audit_record(
         actor=actor_label(coordinator),
         action="cases.read",
@@ -427,7 +339,7 @@ def case_merge(*, coordinator: User, keep_id: int, merge_id: int) -> Case:
     requester of both is told. Later requests for the merged number join the kept
     case while it is open (see services._open_case_for).
     """
-    _require_coordinator(coordinator, keep_id)
+    require_coordinator(coordinator, keep_id)
     if keep_id == merge_id:
         raise InputError({"merge_id": _("Choose two different cases.")})
     now = timezone.now()
@@ -475,7 +387,7 @@ def case_merge(*, coordinator: User, keep_id: int, merge_id: int) -> Case:
             Case.objects.filter(pk=keep.pk).update(**changes)
         if merge.flag and not keep.flag:
             # A request that may be a scam stays held for a coordinator after the merge.
-            services._flag_for_coordinator(keep.pk, merge.flag)
+            services.case_flag_for_coordinator(keep.pk, merge.flag)
         audit_record(
             actor=actor_label(coordinator),
             action="case.merge",
@@ -483,9 +395,9 @@ def case_merge(*, coordinator: User, keep_id: int, merge_id: int) -> Case:
             object_id=keep.pk,
             detail=f"merged case {merge.pk}, {moved} request(s)",
         )
-        for request in _open_requests(case=keep):
-            key = f"merge:{merge.pk}:{now.timestamp()}"
-            services.tell_requester(request, _merged_text, key=key)
+        services.requesters_tell(
+            _merged_text, key=f"merge:{merge.pk}:{now.timestamp()}", case_id=keep.pk
+        )
     keep.refresh_from_db()
     return keep
 
@@ -506,7 +418,7 @@ def case_split(*, coordinator: User, case_id: int) -> Case:
     Requesters on both sides are told. If the number has another open case by now
     (a request came after the kept case closed), merge or close that one first.
     """
-    _require_coordinator(coordinator, case_id)
+    require_coordinator(coordinator, case_id)
     now = timezone.now()
     with transaction.atomic():
         case = Case.objects.select_for_update().filter(pk=case_id).first()
@@ -552,9 +464,11 @@ def case_split(*, coordinator: User, case_id: int) -> Case:
             object_id=case.pk,
             detail=f"from case {kept_id}, {len(moved_ids)} request(s)",
         )
-        key = f"split:{case.pk}:{now.timestamp()}"
-        for request in _open_requests(case_id__in=[case.pk, kept_id]).select_related("case"):
-            services.tell_requester(request, _split_text, key=key)
+        services.requesters_tell(
+            _split_text,
+            key=f"split:{case.pk}:{now.timestamp()}",
+            requests=_open_requests(case_id__in=[case.pk, kept_id]).select_related("case"),
+        )
     case.refresh_from_db()
     return case
 
@@ -564,7 +478,7 @@ def case_split(*, coordinator: User, case_id: int) -> Case:
 
 def broadcast_send(*, coordinator: User, text: str) -> Broadcast:
     """A short note to every volunteer, shown at the top of the console for a day."""
-    _require_coordinator(coordinator)
+    require_coordinator(coordinator)
     text = services.clean_text(text, multiline=True)
     if not text:
         raise InputError({"text": _("Write the note to send.")})
@@ -620,7 +534,7 @@ def case_summary(
     *, coordinator: User, case_id: int, http_request: HttpRequest | None = None
 ) -> CaseSummary | None:
     """What a coordinator needs to act on one case; None if there is no such case. Audited."""
-    _require_coordinator(coordinator, case_id)
+    require_coordinator(coordinator, case_id)
     case = Case.objects.select_related("current_claim__volunteer").filter(pk=case_id).first()
     if case is None:
         return None

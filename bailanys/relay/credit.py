@@ -23,7 +23,8 @@ from bailanys import phones
 from bailanys.accounts.models import CreditTopUp, User
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay.models import Attempt
-from bailanys.relay.services import InputError, NotYourClaim, clean_text
+from bailanys.relay.services import InputError, NotYourClaim, clean_text, require_coordinator
+from bailanys.relay.services.profiles import profile_of, profile_set
 
 MAX_TOPUP_MINUTES = 10_000
 TOPUP_RE = re.compile(r"\d{1,6}")
@@ -149,8 +150,7 @@ def credits_low(*, coordinator: User, limit: int = 200) -> CreditsLow:
 
     Only accounts with a top-up on record: without one the balance is unknown, not low.
     """
-    if not coordinator.is_coordinator:
-        raise NotYourClaim(0)
+    require_coordinator(coordinator, 0)
     rate = settings.BAILANYS_SMS_CREDIT_MINUTES
     below = settings.BAILANYS_CREDIT_LOW_MINUTES
     topups = CreditTopUp.objects.filter(volunteer=OuterRef("pk"))
@@ -190,7 +190,7 @@ def credits_low(*, coordinator: User, limit: int = 200) -> CreditsLow:
 
 def operators_choices(volunteer: User) -> list[tuple[str, bool]]:
     """Every operator of the country, and whether the volunteer calls it cheaply."""
-    chosen = set(volunteer.cheap_operators.split(","))
+    chosen = set(profile_of(volunteer).cheap_operators.split(","))
     return [(name, name in chosen) for name in phones.operators()]
 
 
@@ -204,8 +204,7 @@ def operators_set(*, volunteer: User, names: list[str]) -> list[str]:
             {"operators": _("Choose from: %(choices)s.") % {"choices": ", ".join(known)}}
         )
     value = ",".join(chosen)
-    User.objects.filter(pk=volunteer.pk).update(cheap_operators=value)
-    volunteer.cheap_operators = value
+    profile_set(volunteer, cheap_operators=value)
     audit_record(
         actor=actor_label(volunteer),
         action="volunteer.operators",

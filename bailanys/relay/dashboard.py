@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from bailanys.accounts.models import User
-from bailanys.channels.models import OutboxMessage
+from bailanys.outbox.models import OutboxMessage
 from bailanys.relay import charts
 from bailanys.relay.models import (
     OPEN_STATES,
@@ -27,8 +27,9 @@ from bailanys.relay.models import (
     Kind,
     Outcome,
     Request,
+    VolunteerProfile,
 )
-from bailanys.relay.services import NotYourClaim
+from bailanys.relay.services import require_coordinator
 
 HOURS = 24
 LOAD_ROWS = 12
@@ -119,14 +120,16 @@ def _channels(now: datetime) -> list[dict]:
     return [{**row, "ok": not row["failed"] or row["sent"] > 0} for row in rows]
 
 
-def dashboard(*, coordinator: User) -> Dashboard:
-    """Coordinators only: anyone else is told nothing exists (NotYourClaim)."""
-    from bailanys.channels.sms.gateways import gateway_health
+def dashboard(*, coordinator: User, gateways: list[dict] = ()) -> Dashboard:
+    """Coordinators only: anyone else is told nothing exists (NotYourClaim).
+
+    `gateways` are the SMS gateways' health rows, which the caller reads from the SMS
+    channel (the relay core knows no channel).
+    """
     from bailanys.parsing.models import ParsedPost
     from bailanys.relay.credit import credits_low
 
-    if not coordinator.is_coordinator:
-        raise NotYourClaim(0)
+    require_coordinator(coordinator, 0)
     now = timezone.now()
     by_state = dict(Case.objects.values_list("state").annotate(n=Count("pk")).order_by())
     counts = {state.value: by_state.get(state.value, 0) for state in CaseState}
@@ -180,7 +183,7 @@ def dashboard(*, coordinator: User) -> Dashboard:
         ),
         (
             _("Volunteers who asked to talk"),
-            User.objects.filter(needs_talk_at__isnull=False).count(),
+            VolunteerProfile.objects.filter(needs_talk_at__isnull=False).count(),
             "relay:coordinator",
         ),
         (
@@ -197,7 +200,7 @@ def dashboard(*, coordinator: User) -> Dashboard:
         volunteers_holding=holding,
         attention=attention,
         channels=_channels(now),
-        gateways=[{**g, "state_label": labels[g["state"]]} for g in gateway_health()],
+        gateways=[{**g, "state_label": labels[g["state"]]} for g in gateways],
         states_chart=charts.bars(
             "states",
             _("Cases by state"),

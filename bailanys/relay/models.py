@@ -260,3 +260,26 @@ class Broadcast(SealedModel):
 
     def __str__(self) -> str:
         return f"broadcast {self.pk}"
+
+
+class VolunteerProfile(models.Model):
+    """What the relay keeps about a volunteer's work, apart from their account.
+
+    Written only by relay services. An account without a row has the defaults: takes
+    hard cases (if experienced), has not asked to talk, names no cheap operator.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="relay_profile"
+    )
+    # An experienced volunteer may say no to hard cases (death, detention, a child…).
+    hard_cases_opt_out = models.BooleanField(default=False)
+    # "I need to talk": set by the volunteer, seen by coordinators, cleared by one of them.
+    # Until then the volunteer gets no case.
+    needs_talk_at = models.DateTimeField(null=True, blank=True)
+    # Mobile operators this volunteer can call cheaply (phonenumbers' carrier names,
+    # comma-separated): dispatch prefers cases on them.
+    cheap_operators = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"volunteer profile {self.user_id}"

@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 
 from bailanys import phones
 from bailanys.accounts.models import User
-from bailanys.channels.models import OutboxMessage
+from bailanys.outbox.models import OutboxMessage
 from bailanys.privacy.audit import actor_label, audit_record
-from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request
-from bailanys.relay.services import NotYourClaim
+from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request, VolunteerProfile
+from bailanys.relay.services import NotYourClaim, require_coordinator
 
 # What secrets.token_urlsafe makes; anything else cannot be a status token.
 STATUS_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,64}")
@@ -242,8 +242,7 @@ class Overview:
 
 def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None = None) -> Overview:
     """The load at a glance. Escalated cases carry what a coordinator needs to act."""
-    if not coordinator.is_coordinator:
-        raise NotYourClaim(0)
+    require_coordinator(coordinator, 0)
     audit_record(actor=actor_label(coordinator), action="overview.read", request=http_request)
     now = timezone.now()
     by_state = dict(Case.objects.values_list("state").annotate(n=Count("pk")).order_by())
@@ -300,8 +299,10 @@ def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None 
         for a in Attempt.objects.select_related("volunteer").order_by("-created_at")[:20]
     ]
     needs_talk = [
-        {"id": u.pk, "username": u.username, "since": u.needs_talk_at}
-        for u in User.objects.filter(needs_talk_at__isnull=False).order_by("needs_talk_at")
+        {"id": p.user_id, "username": p.user.username, "since": p.needs_talk_at}
+        for p in VolunteerProfile.objects.filter(needs_talk_at__isnull=False)
+        .select_related("user")
+        .order_by("needs_talk_at")
     ]
     return Overview(
         by_state={state.label: by_state.get(state.value, 0) for state in CaseState},
@@ -403,8 +404,7 @@ def statistics_rows(*, coordinator: User) -> list[dict]:
 
     from bailanys.privacy.models import RetentionTally
 
-    if not coordinator.is_coordinator:
-        raise NotYourClaim(0)
+    require_coordinator(coordinator, 0)
     counts: Counter = Counter()
     first_kind = {}
     for request in Request.objects.order_by("created_at").values("case_id", "kind"):

@@ -80,6 +80,7 @@ def console(request: HttpRequest) -> HttpResponse:
             "broadcasts": coordination.broadcasts_recent(),
             "credit": credit.credit_summary(request.user),
             "shift": None if case else credit.shift_current(request.user),
+            "profile": services.profile_of(request.user),
         },
     )
     response["Cache-Control"] = "no-store"
@@ -94,7 +95,7 @@ def console_take(request: HttpRequest) -> HttpResponse:
     mode = request.POST.get("mode", "")
     if (
         mode not in ("light", "any")
-        and request.user.takes_hard_cases
+        and services.takes_hard_cases(request.user)
         and services.hard_streak(request.user) >= settings.BAILANYS_HARD_IN_A_ROW
     ):
         return redirect(f"{reverse('relay:console')}?care=1")
@@ -291,10 +292,14 @@ def coordinator_stats_csv(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The coordinators' live picture: counts and charts that refresh themselves (htmx)."""
+    from bailanys.channels.sms.gateways import gateway_health
     from bailanys.relay.dashboard import dashboard as dashboard_data
 
     try:
-        data = dashboard_data(coordinator=request.user)
+        data = dashboard_data(
+            coordinator=request.user,
+            gateways=gateway_health() if request.user.is_coordinator else [],
+        )
     except services.NotYourClaim:
         raise Http404 from None
     # The refresh asks for the fragment only: a few kilobytes, every few seconds.

@@ -2,8 +2,8 @@
 
 import importlib
 
-from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 
 from bailanys import phones
 from bailanys.channels.base import (
@@ -12,7 +12,6 @@ from bailanys.channels.base import (
     ChannelError,
     ContactUnreachable,
     OutboundMessage,
-    RateLimit,
 )
 from bailanys.channels.ratelimit import send_slot
 from bailanys.channels.sms import smsgate
@@ -42,11 +41,18 @@ def number_key(e164: str) -> str:
     return blind_index(f"sms:{e164}")
 
 
+def sms_stop(key: str) -> None:
+    """The number (by its number_key) texted STOP: nothing more is sent to it."""
+    SmsContact.objects.get_or_create(number_key=key, defaults={"stopped_at": timezone.now()})
+
+
+def sms_start(key: str) -> None:
+    """The number texted START: it may be sent SMS again."""
+    SmsContact.objects.filter(number_key=key).delete()
+
+
 class SmsChannel(Channel):
     code = "sms"
-
-    def rate_limit(self) -> RateLimit:
-        return RateLimit(messages=settings.BAILANYS_SMS_PER_MINUTE, seconds=60.0)
 
     def send(self, message: OutboundMessage) -> str:
         try:

@@ -1,30 +1,29 @@
-"""What gateways tell us: received SMS, delivery reports, heartbeats.
+"""What gateways tell us: received SMS, delivery reports, heartbeats, as typed events.
 
 Every webhook is authenticated first (the signature names the gateway), then
 deduplicated on the event's own id. sms-gate.app also delivers the same SMS
 twice with new event ids a few seconds apart, so the same text from the same
 number through the same gateway within BAILANYS_SMS_DUPLICATE_SECONDS is one
 SMS; a real repeat later is kept. Parts of a long SMS that arrive one by one
-are joined before anything reads them.
+are joined before anything reads them. What a text means is not decided here: the whole
+text is emitted as a TextReceived event (bailanys.channels.events) and conversations act
+on it.
 """
 
 import logging
-import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from bailanys import phones
-from bailanys.channels.services import outbox_add
+from bailanys.channels.events import DeliveryReport, TextReceived, emit
 from bailanys.channels.sms import segments as sms_segments
 from bailanys.channels.sms.adapter import number_key
 from bailanys.channels.sms.gateways import gateway_heard, gateways_configured
 from bailanys.channels.sms.models import (
-    SmsContact,
     SmsDelivery,
     SmsEvent,
     SmsGateway,
@@ -35,19 +34,6 @@ from bailanys.privacy.crypto import blind_index
 
 logger = logging.getLogger("bailanys.sms")
 
-HELP_WORDS = {"help": "en", "помощь": "ru", "помогите": "ru", "көмек": "kk", "komek": "kk"}
-STOP_WORDS = {"stop": "en", "стоп": "ru", "тоқта": "kk"}
-START_WORDS = {"start": "en", "старт": "ru"}
-FIND_WORDS = {"find": "en", "найти": "ru", "найдите": "ru", "іздеу": "kk", "izdeu": "kk"}
-SAFE_WORDS = {
-    "safe": "en",
-    "аман": "kk",
-    "aman": "kk",
-    "жив": "ru",
-    "жива": "ru",
-    "живы": "ru",
-    "zhiv": "ru",
-}
 FINAL = {SmsDelivery.State.DELIVERED, SmsDelivery.State.FAILED}
 
 
@@ -124,10 +110,9 @@ def _report(gateway: SmsGateway, state: str, payload: dict) -> str:
     changed = list(deliveries)
     deliveries.update(state=state, reported_at=timezone.now())
     if state in FINAL:
-        from bailanys.channels.sms.bridge import bridge_report
-
         for delivery in changed:
-            bridge_report(delivery, state)
+            if delivery.outbox_id:
+                emit(DeliveryReport(channel="sms", outbox_id=delivery.outbox_id, state=state))
     return state
 
 
@@ -222,175 +207,18 @@ def inbound_handle(inbound_id: int) -> str:
         inbound.state = SmsInbound.State.HANDLED
         inbound.save(update_fields=["state"])
         if inbound.is_phone:
-            _act(inbound, text)
+            emit(
+                TextReceived(
+                    channel="sms",
+                    message_id=inbound.pk,
+                    sender=inbound.sender,
+                    sender_key=inbound.sender_key,
+                    is_phone=True,
+                    text=text,
+                    received_at=inbound.received_at,
+                )
+            )
     return "handled"
-
-
-def _language(text: str, keyword_language: str | None = None) -> str:
-    if keyword_language:
-        return keyword_language
-    from bailanys.parsing.lang import detect
-
-    found = detect(text)
-    return found if found in ("ru", "kk", "en") else "ru"
-
-
-def _say(inbound: SmsInbound, n: int, text: str) -> None:
-    outbox_add(
-        channel="sms",
-        address=inbound.sender,
-        body=text,
-        idempotency_key=f"sms-in:{inbound.pk}:{n}",
-    )
-
-
-def help_text() -> str:
-    return _(
-        "Bailanys: write who to call, their number and what to say. STOP: no more SMS. "
-        "Volunteers never ask for money."
-    )
-
-
-def _act(inbound: SmsInbound, text: str) -> None:
-    from bailanys.channels.sms.volunteers import volunteer_for, volunteer_sms
-
-    volunteer = volunteer_for(inbound.sender)
-    if volunteer is not None:
-        answer = volunteer_sms(volunteer, text)
-        if answer is not None:
-            _say(inbound, 0, answer)
-            return
-    words = text.strip().split()
-    first = words[0].strip(".,!?:;").casefold() if words else ""
-    if first in STOP_WORDS and len(words) == 1:
-        SmsContact.objects.get_or_create(
-            number_key=inbound.sender_key, defaults={"stopped_at": timezone.now()}
-        )
-        with translation.override(STOP_WORDS[first]):
-            # The last SMS this number gets: sent although it said STOP.
-            outbox_add(
-                channel="sms",
-                address=inbound.sender,
-                body=_("You will get no more SMS from Bailanys. Send START to undo."),
-                idempotency_key=f"sms-in:{inbound.pk}:0",
-                options={"stop_confirmation": True},
-            )
-        return
-    if first in START_WORDS and len(words) == 1:
-        SmsContact.objects.filter(number_key=inbound.sender_key).delete()
-        with translation.override(START_WORDS[first]):
-            _say(inbound, 0, help_text())
-        return
-    if first in HELP_WORDS or not words:
-        from bailanys.relay.services import cases_reopen_after_help
-
-        with translation.override(HELP_WORDS.get(first, "ru")):
-            if cases_reopen_after_help(inbound.sender):
-                _say(inbound, 0, _("Volunteers will call you soon."))
-            else:
-                _say(inbound, 0, help_text())
-        return
-    if first in SAFE_WORDS:
-        from bailanys.channels.sms.bridge import bridge_reply
-        from bailanys.relay.services import PIN_RE
-
-        # "Живы, всё хорошо" from a number we texted answers our SMS: relay all of it.
-        # "SAFE 4821" (with a PIN) is always a check-in.
-        with_pin = len(words) > 1 and PIN_RE.fullmatch(words[1])
-        if not with_pin and bridge_reply(inbound.sender, text):
-            with translation.override(SAFE_WORDS[first]):
-                _say(inbound, 0, _("Thank you. Your answer was passed on."))
-            return
-        _checkin(inbound, SAFE_WORDS[first], " ".join(words[1:]))
-        return
-    if first in FIND_WORDS and len(words) > 1:
-        # FIND <name> <number>: the rest is read like any request.
-        _request(inbound, text.strip()[len(words[0]) :].strip(), FIND_WORDS[first])
-        return
-    from bailanys.channels.sms.bridge import bridge_reply
-
-    if bridge_reply(inbound.sender, text):
-        with translation.override(_language(text)):
-            _say(inbound, 0, _("Thank you. Your answer was passed on."))
-        return
-    _request(inbound, text)
-
-
-def _checkin(inbound: SmsInbound, language: str, words: str) -> None:
-    """Safe check-in: every open request for this number is answered at once.
-
-    Only a received SMS from a phone number gets here (never an alphanumeric sender,
-    never the API). The answer gives a count, never who asked.
-    """
-    from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
-    from bailanys.relay.models import Attempt, Resolution
-    from bailanys.relay.services import case_close_by_sms, cases_open_for_number
-
-    with translation.override(language):
-        try:
-            rate_limit_hit(
-                scope="checkin:sms",
-                source=inbound.sender_key,
-                limit=Limit.parse(settings.BAILANYS_CHECKIN_LIMIT_PER_NUMBER),
-            )
-        except Throttled:
-            _say(inbound, 0, _("Too many messages from this number. Try again later."))
-            return
-        answered = 0
-        # "SAFE 4821 all fine": a leading 4-8 digit word is the requester's PIN, not a reply.
-        pin, _sep, rest = words.partition(" ")
-        if not re.fullmatch(r"\d{4,8}", pin):
-            pin, rest = "", words
-        for case_id in cases_open_for_number(inbound.sender):
-            if case_close_by_sms(
-                case_id=case_id,
-                reply=rest,
-                resolution=Resolution.SELF_REPORTED,
-                via=Attempt.Via.SMS_CHECKIN,
-                pin=pin,
-            ):
-                answered += 1
-        if answered:
-            _say(
-                inbound,
-                0,
-                _("Thank you. Everyone who asked about you has been told you are safe.")
-                + " "
-                + _("Requests answered: %(n)d.") % {"n": answered},
-            )
-        else:
-            _say(inbound, 0, _("Thank you. Nobody is looking for you through Bailanys now."))
-
-
-def _request(inbound: SmsInbound, text: str, language: str | None = None) -> None:
-    from bailanys.parsing.services import post_ingest
-    from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
-
-    language = _language(text, language)
-    with translation.override(language):
-        try:
-            rate_limit_hit(
-                scope="intake-contact:sms",
-                source=inbound.sender_key,
-                limit=Limit.parse(settings.BAILANYS_INTAKE_LIMIT_PER_CONTACT),
-            )
-        except Throttled:
-            _say(inbound, 0, _("Too many requests from this number. Try again later."))
-            return
-        ingested = post_ingest(
-            source="sms",
-            external_id=str(inbound.pk),
-            text=text,
-            contact=f"sms:{inbound.sender}",
-        )
-        if ingested.outcome in ("created", "joined"):
-            _say(
-                inbound, 0, _("Received. A volunteer will call them. We will text you the answer.")
-            )
-        elif ingested.outcome == "review":
-            _say(inbound, 0, _("Received. A volunteer will check it before calling."))
-        elif ingested.outcome == "not_request":
-            _say(inbound, 0, help_text())
 
 
 def deliveries_expire() -> int:

@@ -60,7 +60,7 @@ class SmsDelivery(models.Model):
         UNKNOWN = "unknown", _("No delivery report")
 
     outbox = models.ForeignKey(
-        "channels.OutboxMessage", null=True, on_delete=models.SET_NULL, related_name="sms"
+        "outbox.OutboxMessage", null=True, on_delete=models.SET_NULL, related_name="sms"
     )
     gateway = models.ForeignKey(SmsGateway, on_delete=models.PROTECT, related_name="deliveries")
     provider_id = models.CharField(max_length=100, db_index=True)
@@ -119,39 +119,3 @@ class SmsContact(models.Model):
 
     def __str__(self) -> str:
         return f"sms contact {self.pk}"
-
-
-class SmsBridge(models.Model):
-    """A case's message sent to the recipient by SMS, waiting for their SMS answer."""
-
-    class State(models.TextChoices):
-        WAITING = "waiting", "waiting"
-        DELIVERED = "delivered", "delivered, no answer yet"
-        REPLIED = "replied", "answered"
-        FAILED = "failed", "not delivered"
-        EXPIRED = "expired", "no answer in time"
-
-    case = models.ForeignKey("relay.Case", on_delete=models.CASCADE, related_name="sms_bridges")
-    ref = models.CharField(max_length=12, db_index=True)
-    to_key = models.CharField(max_length=64, db_index=True)
-    outbox = models.ForeignKey(
-        "channels.OutboxMessage", null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
-    expires_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"sms bridge {self.pk} ({self.state})"
-
-
-class SmsVolunteer(SealedModel):
-    """A volunteer's phone, registered in the console: they can work by SMS alone."""
-
-    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="sms_phone")
-    number = SealedTextField()
-    number_key = models.CharField(max_length=64, unique=True)
-    registered_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"sms volunteer {self.pk}"

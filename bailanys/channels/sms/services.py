@@ -5,18 +5,17 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from bailanys.channels.models import OutboxMessage
-from bailanys.channels.sms.bridge import bridges_sweep
 from bailanys.channels.sms.gateways import gateways_mark_stale
 from bailanys.channels.sms.inbound import deliveries_expire
 from bailanys.channels.sms.models import SmsDelivery
+from bailanys.outbox.models import OutboxMessage
 
 logger = logging.getLogger("bailanys.sms")
 
 
 def sms_sweep() -> None:
     """Modems' spools are read; stale gateways give their queued SMS to others; unreported
-    SMS become "unknown"; bridges that failed or ran out go to the call queue."""
+    SMS become "unknown"."""
     from bailanys.channels.sms import gammu
 
     gammu.poll_all()  # first: what a modem sent is recorded before the silence check
@@ -29,7 +28,6 @@ def sms_sweep() -> None:
             moved,
         )
     deliveries_expire()
-    bridges_sweep()
 
 
 def queued_move(*, gateway_id: int) -> int:

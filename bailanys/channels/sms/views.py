@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 
 from bailanys import phones
 from bailanys.channels.sms.inbound import event_handle, webhook_gateway
-from bailanys.channels.sms.models import SmsGateway, SmsVolunteer
-from bailanys.channels.sms.volunteers import PhoneTaken, volunteer_help, volunteer_phone_set
+from bailanys.channels.sms.models import SmsGateway
+from bailanys.conversations.models import SmsVolunteer
+from bailanys.conversations.sms_volunteers import PhoneTaken, volunteer_help, volunteer_phone_set
 
 
 @csrf_exempt
@@ -77,13 +78,13 @@ def _int(raw, default: int | None) -> int | None:
 def gateways(request: HttpRequest) -> HttpResponse:
     """/console/sms/gateways/: coordinators see every SMS gateway's health, add and switch
     gateways, and choose which case kinds the bridge tries first; others see nothing."""
-    from bailanys.channels.sms.bridge import bridge_kinds, bridge_kinds_set
     from bailanys.channels.sms.gateways import (
         GatewayInvalid,
         gateway_add,
         gateway_health,
         gateway_switch,
     )
+    from bailanys.conversations.bridge import bridge_kinds, bridge_kinds_set
     from bailanys.relay.models import Kind
 
     if not request.user.is_coordinator:

@@ -12,7 +12,6 @@ from bailanys.channels.base import (
     ChannelError,
     ContactUnreachable,
     OutboundMessage,
-    RateLimit,
 )
 from bailanys.channels.ratelimit import hold, send_slot
 from bailanys.channels.telegram import client as api
@@ -43,9 +42,6 @@ def _chat_bucket(chat_id: int) -> tuple[str, float]:
 
 class TelegramChannel(Channel):
     code = "telegram"
-
-    def rate_limit(self) -> RateLimit:
-        return RateLimit(messages=settings.BAILANYS_TELEGRAM_PER_SECOND, seconds=1.0)
 
     def send(self, message: OutboundMessage) -> str:
         try:

@@ -1,4 +1,4 @@
-"""What the Telegram channel keeps: chats and their conversations, seen updates, link codes.
+"""What the Telegram channel keeps: chats (and the step of each chat's conversation), seen updates.
 
 Chat ids identify people, so they are sealed like every other contact; a
 keyed blind index (`chat_key`) finds a chat again without decrypting.
@@ -44,17 +44,3 @@ class TelegramUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"telegram update {self.update_id}"
-
-
-class TelegramLinkCode(models.Model):
-    """A one-time code from the web console that links a Telegram chat to a volunteer."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="telegram_codes"
-    )
-    code_hash = models.CharField(max_length=64, unique=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"telegram link code {self.pk}"

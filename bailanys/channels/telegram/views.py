@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from telegram import Update
 
 from bailanys.channels.telegram.adapter import TelegramChannel
-from bailanys.channels.telegram.bot import handle_update, link_code_new
+from bailanys.channels.telegram.inbound import update_receive
+from bailanys.conversations.telegram.volunteers import link_code_new
 
 logger = logging.getLogger("bailanys.telegram")
 
@@ -31,7 +32,7 @@ def webhook(request: HttpRequest) -> HttpResponse:
     except Exception as exc:  # hostile or broken input: say so, keep nothing
         return JsonResponse({"error": f"not a Telegram update ({type(exc).__name__})"}, status=400)
     try:
-        answer = handle_update(update)
+        answer = update_receive(update)
     except (OperationalError, InterfaceError):
         # The database could not take it now (a deadlock, a lock timeout, a lost
         # connection) and rolled it back, update_id included: Telegram sends an update

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from bailanys.channels.telegram import client as api
-from bailanys.channels.telegram.bot import handle_update
+from bailanys.channels.telegram.inbound import update_receive
 
 logger = logging.getLogger("bailanys.telegram")
 
@@ -85,7 +85,7 @@ class Command(BaseCommand):
 
     def _handle(self, bot, update) -> None:
         try:
-            answer = handle_update(update)
+            answer = update_receive(update)
         except Exception:
             logger.exception("telegram update %s failed", update.update_id)
             return

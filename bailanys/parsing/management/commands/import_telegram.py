@@ -12,8 +12,8 @@ from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bailanys.parsing.services import post_ingest
 from bailanys.parsing.telegram_export import ExportError, read_messages
+from bailanys.relay.services.posts import post_ingest
 
 SOURCE = "telegram"
 BAR = 30

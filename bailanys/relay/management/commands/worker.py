@@ -8,8 +8,9 @@ from django.db import close_old_connections
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
 
-from bailanys.channels.services import outbox_send_due
 from bailanys.channels.sms.services import sms_sweep
+from bailanys.conversations.bridge import bridges_sweep
+from bailanys.outbox.services import outbox_send_due
 from bailanys.privacy.services import retention_purge
 from bailanys.relay.services import claims_expire
 
@@ -24,6 +25,7 @@ def sweep(*, purge: bool) -> None:
     try:
         returned = claims_expire()
         sms_sweep()
+        bridges_sweep()
         sent = outbox_send_due()
         if returned or sent:
             logger.info("sweep: %d leases returned, %d messages sent", returned, sent)

@@ -17,12 +17,16 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from bailanys.channels.models import OutboxMessage
-from bailanys.channels.services import outbox_add
+from bailanys.channels.events import DeliveryReport
 from bailanys.channels.sms.adapter import number_key
 from bailanys.channels.sms.gateways import gateways_configured
-from bailanys.channels.sms.models import SmsBridge, SmsDelivery
-from bailanys.privacy.audit import audit_record
+from bailanys.channels.sms.models import SmsDelivery
+from bailanys.conversations.models import ChannelSetting, SmsBridge
+from bailanys.outbox.models import OutboxMessage
+from bailanys.outbox.services import outbox_add
+from bailanys.privacy.audit import actor_label, audit_record
+from bailanys.relay.models import Attempt, Kind, Resolution
+from bailanys.relay.services import case_close_by_sms, case_hold, case_lock_waiting, requesters_tell
 
 REF_RE = re.compile(r"\bB(\d{1,9})\b", re.IGNORECASE)
 OPEN = (SmsBridge.State.WAITING, SmsBridge.State.DELIVERED, SmsBridge.State.EXPIRED)
@@ -34,17 +38,11 @@ BRIDGE_KINDS = "sms.bridge_kinds"
 
 def bridge_kinds() -> list[str]:
     """The case kinds sent by SMS first: the coordinators' choice, else the environment's."""
-    from bailanys.channels.models import ChannelSetting
-
     chosen = ChannelSetting.objects.filter(key=BRIDGE_KINDS).first()
     return list(chosen.value) if chosen else list(settings.BAILANYS_SMS_BRIDGE_KINDS)
 
 
 def bridge_kinds_set(kinds: list[str], *, by) -> None:
-    from bailanys.channels.models import ChannelSetting
-    from bailanys.privacy.audit import actor_label
-    from bailanys.relay.models import Kind
-
     kinds = [k for k in Kind.values if k in kinds]
     ChannelSetting.objects.update_or_create(key=BRIDGE_KINDS, defaults={"value": kinds})
     audit_record(
@@ -56,22 +54,17 @@ def bridge_kinds_set(kinds: list[str], *, by) -> None:
     )
 
 
-def on_case_opened(sender, *, case_id: int, kind: str, **kwargs) -> None:
+def on_case_opened(*, case_id: int, kind: str) -> None:
+    """The relay's case_opened hook (registered in ConversationsConfig.ready)."""
     if kind not in bridge_kinds() or not gateways_configured():
         return
     bridge_start(case_id=case_id)
 
 
 def bridge_start(*, case_id: int) -> SmsBridge | None:
-    from bailanys.relay.models import Case, CaseState
-
     now = timezone.now()
     with transaction.atomic():
-        case = (
-            Case.objects.select_for_update()
-            .filter(pk=case_id, state=CaseState.QUEUED, current_claim__isnull=True)
-            .first()
-        )
+        case = case_lock_waiting(case_id=case_id)
         if case is None or SmsBridge.objects.filter(case=case).exists():
             return None
         first = case.requests.select_related("requester").order_by("created_at").first()
@@ -97,7 +90,7 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
                     % values
                 )
         expires = now + timedelta(minutes=settings.BAILANYS_SMS_BRIDGE_MINUTES)
-        Case.objects.filter(pk=case.pk).update(available_at=expires)
+        case_hold(case_id=case.pk, until=expires)
         outbox = outbox_add(
             channel="sms",
             address=case.recipient_phone,
@@ -118,55 +111,37 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
 
 
 def _to_call_queue(bridge: SmsBridge) -> None:
-    from bailanys.relay.models import Case, CaseState
-
-    Case.objects.filter(pk=bridge.case_id, state=CaseState.QUEUED).update(
-        available_at=timezone.now()
-    )
+    case_hold(case_id=bridge.case_id, until=None)
 
 
-def bridge_report(delivery: SmsDelivery, state: str) -> None:
+def bridge_report(report: DeliveryReport) -> None:
     """A delivery report on a bridge SMS: tell requesters it arrived, or call instead."""
-    from bailanys.relay.models import Request
-
-    bridge = (
-        SmsBridge.objects.filter(outbox_id=delivery.outbox_id, state=SmsBridge.State.WAITING)
-        .select_related("case")
-        .first()
-        if delivery.outbox_id
-        else None
-    )
+    bridge = SmsBridge.objects.filter(outbox_id=report.outbox_id, state=SmsBridge.State.WAITING)
+    bridge = bridge.first()
     if bridge is None:
         return
-    if state == SmsDelivery.State.FAILED:
+    if report.state == SmsDelivery.State.FAILED:
         SmsBridge.objects.filter(pk=bridge.pk).update(state=SmsBridge.State.FAILED)
         _to_call_queue(bridge)
         return
-    if state != SmsDelivery.State.DELIVERED:
+    if report.state != SmsDelivery.State.DELIVERED:
         return
     SmsBridge.objects.filter(pk=bridge.pk).update(state=SmsBridge.State.DELIVERED)
-    for request in Request.objects.filter(
-        case_id=bridge.case_id, withdrawn_at__isnull=True
-    ).select_related("requester"):
-        with translation.override(request.requester.language):
-            body = _(
+    requesters_tell(
+        lambda request: (
+            _(
                 "Your message was delivered to %(name)s by SMS. If they answer, you will read it "
                 "here; if not, a volunteer will call."
-            ) % {"name": request.recipient_name}
-        outbox_add(
-            channel=request.requester.channel,
-            address=request.requester.contact,
-            body=body,
-            idempotency_key=f"bridge-delivered:{bridge.pk}:{request.pk}",
-            request_id=request.pk,
-        )
+            )
+            % {"name": request.recipient_name}
+        ),
+        key=f"bridge-delivered:{bridge.pk}",
+        case_id=bridge.case_id,
+    )
 
 
 def bridge_reply(sender_e164: str, text: str) -> bool:
     """An SMS that answers a bridge message: relayed to the requesters. False if it is not one."""
-    from bailanys.relay.models import Attempt, Resolution
-    from bailanys.relay.services import case_close_by_sms
-
     since = timezone.now() - timedelta(days=ANSWER_DAYS)
     bridges = SmsBridge.objects.filter(
         to_key=number_key(sender_e164), state__in=OPEN, created_at__gte=since

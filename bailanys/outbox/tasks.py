@@ -1,6 +1,6 @@
 from django_tasks import task
 
-from bailanys.channels.services import outbox_send
+from bailanys.outbox.services import outbox_send
 
 
 @task()

@@ -8,9 +8,15 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bailanys.channels.base import ChannelBusy, ChannelError, ContactUnreachable, OutboundMessage
-from bailanys.channels.models import OutboxMessage
-from bailanys.channels.registry import UnknownChannel, channel_get
+from bailanys.outbox.models import OutboxMessage
+from bailanys.outbox.senders import (
+    ChannelBusy,
+    ChannelError,
+    ContactUnreachable,
+    OutboundMessage,
+    UnknownChannel,
+    sender_get,
+)
 
 logger = logging.getLogger("bailanys.outbox")
 
@@ -48,7 +54,7 @@ def outbox_add(
 
 
 def _enqueue(outbox_id: int, run_after=None) -> None:
-    from bailanys.channels.tasks import outbox_deliver
+    from bailanys.outbox.tasks import outbox_deliver
 
     try:
         task = outbox_deliver.using(run_after=run_after) if run_after else outbox_deliver
@@ -87,7 +93,7 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
         options=message.options or {},
     )
     try:
-        provider_id = channel_get(message.channel).send(outbound)
+        provider_id = sender_get(message.channel).send(outbound)
     except ChannelBusy as exc:
         # A rate limit, not a failure: back in line when the limit allows, try not counted.
         due = timezone.now() + timedelta(seconds=exc.retry_after)

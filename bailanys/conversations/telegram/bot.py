@@ -1,118 +1,48 @@
 """The Telegram bot: requesters, volunteers and group intake, one update at a time.
 
-`handle_update` is the only entry point, shared by the webhook view and the
-long-polling command. It runs in one transaction: the update id is recorded
-first (a duplicate is dropped), the conversation state lives in the
-database (TelegramChat.step / .draft), and every answer is an outbox row
-sent later by a worker — nothing is sent from here.
+The Telegram channel checks each update, records its id (a duplicate is dropped) and
+emits it as an UpdateReceived event; `update_handle` takes it from there, in the same
+transaction. The conversation state lives in the database (TelegramChat.step / .draft),
+and every answer is an outbox row sent later by a worker — nothing is sent from here.
 """
 
-import json
 import logging
-import re
-import secrets
-from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 from telegram import Update
 
 from bailanys import phones
-from bailanys.channels.models import TelegramChat, TelegramLinkCode, TelegramUpdate
-from bailanys.channels.services import outbox_add
-from bailanys.channels.telegram.adapter import chat_key
+from bailanys.channels.events import UpdateReceived
+from bailanys.channels.models import TelegramChat
+from bailanys.conversations.telegram.groups import group_post
+from bailanys.conversations.telegram.turn import (
+    CHANNEL,
+    COMMAND_RE,
+    LANGUAGE_NAMES,
+    SKIP,
+    Turn,
+    chat_for,
+    draft_of,
+    status_url,
+    step_set,
+)
+from bailanys.conversations.telegram.volunteers import (
+    cmd_link,
+    cmd_next,
+    cmd_release,
+    outcome_button,
+    outcome_record,
+)
 from bailanys.parsing.parser import parse
-from bailanys.parsing.services import post_ingest
-from bailanys.privacy.audit import actor_label, audit_record
-from bailanys.privacy.crypto import blind_index
 from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
 from bailanys.relay import selectors
 from bailanys.relay import services as relay
-from bailanys.relay.models import Kind, Outcome, Request
+from bailanys.relay.models import Kind, Request
 
 logger = logging.getLogger("bailanys.telegram")
-
-CHANNEL = "telegram"
-GROUP_SOURCE = "telegram-group"
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "kk": "Қазақша"}
-COMMAND_RE = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
-SKIP = {"-", "\u2014", "\u2013"}  # a hyphen or a dash: "I do not know"
-# Outcomes after which the volunteer is asked what the recipient said.
-ASK_REPLY = {Outcome.REACHED, Outcome.DELIVERED}
-
-
-def language_for(code: str | None) -> str:
-    """Telegram's language_code (IETF, e.g. "ru", "kk", "en-GB") to en/ru/kk."""
-    base = (code or "").split("-")[0].lower()
-    return base if base in LANGUAGE_NAMES else "en"
-
-
-def status_url(token: str) -> str:
-    from django.urls import reverse
-
-    path = reverse("relay:status", args=[token])
-    base = settings.BAILANYS_PUBLIC_URL
-    return f"{base}{path}" if base else path
-
-
-@dataclass
-class Turn:
-    """Answers to one update, written to the outbox in order."""
-
-    update_id: int
-    chat: TelegramChat
-    answers: int = 0
-    instant: dict = field(default_factory=dict)  # the webhook's own reply (answerCallbackQuery)
-
-    def say(self, text: str, *, buttons=None, reply_to: int | None = None) -> None:
-        options = {}
-        if buttons:
-            options["buttons"] = buttons
-        if reply_to:
-            options["reply_to"] = reply_to
-        outbox_add(
-            channel=CHANNEL,
-            address=self.chat.chat_id,
-            body=text[:4096],
-            idempotency_key=f"tg:{self.update_id}:{self.answers}",
-            options=options,
-        )
-        self.answers += 1
-
-
-def handle_update(update: Update) -> dict | None:
-    """Handle one update once. Returns what the webhook may answer Telegram with directly.
-
-    A duplicate update (Telegram re-sent it, or two bot processes saw it) does nothing.
-    """
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                TelegramUpdate.objects.create(update_id=update.update_id)
-        except IntegrityError:
-            return None
-        return _dispatch(update)
-
-
-def _chat(chat_id: int, *, language_code: str | None, is_group: bool) -> TelegramChat:
-    key = chat_key(chat_id)
-    chat = TelegramChat.objects.select_for_update().filter(chat_key=key).first()
-    if chat is None:
-        chat, _created = TelegramChat.objects.get_or_create(
-            chat_key=key,
-            defaults={
-                "chat_id": str(chat_id),
-                "is_group": is_group,
-                "language": language_for(language_code),
-            },
-        )
-    if chat.blocked_at is not None:
-        chat.blocked_at = None  # they wrote to us again: they unblocked the bot
-        chat.save(update_fields=["blocked_at"])
-    return chat
 
 
 def _dispatch(update: Update) -> dict | None:
@@ -120,7 +50,7 @@ def _dispatch(update: Update) -> dict | None:
         query = update.callback_query
         if query.message is None or query.message.chat.type != "private":
             return _answer(query.id)
-        chat = _chat(
+        chat = chat_for(
             query.message.chat.id, language_code=query.from_user.language_code, is_group=False
         )
         turn = Turn(update.update_id, chat)
@@ -132,11 +62,11 @@ def _dispatch(update: Update) -> dict | None:
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
     if message.chat.type in ("group", "supergroup"):
-        _on_group_post(update)
+        group_post(update)
         return None
     if message.chat.type != "private":
         return None
-    chat = _chat(message.chat.id, language_code=message.from_user.language_code, is_group=False)
+    chat = chat_for(message.chat.id, language_code=message.from_user.language_code, is_group=False)
     turn = Turn(update.update_id, chat)
     with translation.override(chat.language):
         if message.text is None:
@@ -149,21 +79,6 @@ def _dispatch(update: Update) -> dict | None:
 
 def _answer(query_id: str) -> dict:
     return {"method": "answerCallbackQuery", "callback_query_id": query_id}
-
-
-# --- Private chat: text ------------------------------------------------------
-
-
-def _draft(chat: TelegramChat) -> dict:
-    try:
-        return json.loads(chat.draft) if chat.draft else {}
-    except ValueError:
-        return {}
-
-
-def _set(chat: TelegramChat, step: str, draft: dict | None = None) -> None:
-    chat.step = step
-    chat.draft = json.dumps(draft, ensure_ascii=False) if draft else ""
 
 
 def _on_text(turn: Turn, text: str, message) -> None:
@@ -179,7 +94,7 @@ def _on_text(turn: Turn, text: str, message) -> None:
             turn.say(_("First type what they said, or /skip."))
             return
         if name not in ("skip", "cancel"):
-            _set(chat, "")  # a new command ends the conversation in progress
+            step_set(chat, "")  # a new command ends the conversation in progress
         handler(turn, arg, message)
         return
     step = STEPS.get(chat.step)
@@ -220,7 +135,7 @@ def cmd_language(turn: Turn, arg: str, message) -> None:
 def cmd_request(turn: Turn, arg: str, message) -> None:
     if not _intake_allowed(turn):
         return
-    _set(turn.chat, "phone", {})
+    step_set(turn.chat, "phone", {})
     turn.say(
         _("Whom should we call? Send their phone number, for example 8 701 234 56 78.")
         + "\n"
@@ -231,7 +146,7 @@ def cmd_request(turn: Turn, arg: str, message) -> None:
 def cmd_cancel(turn: Turn, arg: str, message) -> None:
     chat = turn.chat
     if chat.step:
-        _set(chat, "")
+        step_set(chat, "")
         turn.say(_("Stopped. Nothing was sent."))
         return
     own = [r for r in _own_requests(chat) if not r.closed]
@@ -283,7 +198,7 @@ def step_phone(turn: Turn, text: str, message) -> None:
     except phones.InvalidPhone as exc:
         turn.say(str(exc) + "\n" + _("Send the number again, or /cancel."))
         return
-    _set(turn.chat, "name", {"phone": phone})
+    step_set(turn.chat, "name", {"phone": phone})
     turn.say(_("Their name?"))
 
 
@@ -292,7 +207,7 @@ def step_name(turn: Turn, text: str, message) -> None:
     if not name or len(name) > relay.MAX_NAME:
         turn.say(_("Send their name in one line (at most %(n)d letters).") % {"n": relay.MAX_NAME})
         return
-    _set(turn.chat, "city", {**_draft(turn.chat), "name": name})
+    step_set(turn.chat, "city", {**draft_of(turn.chat), "name": name})
     turn.say(_("Their town or city? Send - if you do not know."))
 
 
@@ -301,7 +216,7 @@ def step_city(turn: Turn, text: str, message) -> None:
     if len(city) > relay.MAX_CITY:
         turn.say(relay.too_long(relay.MAX_CITY, city))
         return
-    _set(turn.chat, "message", {**_draft(turn.chat), "city": city})
+    step_set(turn.chat, "message", {**draft_of(turn.chat), "city": city})
     turn.say(
         _("What should the volunteer tell them? Send - if you only want to know they are safe.")
     )
@@ -312,8 +227,8 @@ def step_message(turn: Turn, text: str, message) -> None:
     if len(body) > relay.MAX_MESSAGE:
         turn.say(relay.too_long(relay.MAX_MESSAGE, body))
         return
-    draft = {**_draft(turn.chat), "message": body}
-    _set(turn.chat, "kind", draft)
+    draft = {**draft_of(turn.chat), "message": body}
+    step_set(turn.chat, "kind", draft)
     kinds = [Kind.WELFARE_CHECK, Kind.DELIVER_MESSAGE, Kind.FIND_RELATIVES, Kind.MEDICAL]
     if not body:
         kinds.remove(Kind.DELIVER_MESSAGE)
@@ -324,16 +239,16 @@ def step_message(turn: Turn, text: str, message) -> None:
 
 
 def step_reply(turn: Turn, text: str, message) -> None:
-    draft = _draft(turn.chat)
-    _record(turn, draft.get("claim"), draft.get("outcome"), reply=text)
+    draft = draft_of(turn.chat)
+    outcome_record(turn, draft.get("claim"), draft.get("outcome"), reply=text)
 
 
 def cmd_skip(turn: Turn, arg: str, message) -> None:
     if turn.chat.step != "reply":
         turn.say(_help())
         return
-    draft = _draft(turn.chat)
-    _record(turn, draft.get("claim"), draft.get("outcome"), reply="")
+    draft = draft_of(turn.chat)
+    outcome_record(turn, draft.get("claim"), draft.get("outcome"), reply="")
 
 
 def _free_text(turn: Turn, text: str) -> None:
@@ -357,7 +272,7 @@ def _free_text(turn: Turn, text: str) -> None:
         "kind": parsed["kind"],
         "urgent": bool(parsed.get("urgent")),
     }
-    _set(turn.chat, "confirm", draft)
+    step_set(turn.chat, "confirm", draft)
     lines = [_("This is what I understood:")]
     for t in targets:
         lines.append(
@@ -375,9 +290,6 @@ def _free_text(turn: Turn, text: str) -> None:
     )
 
 
-# --- Private chat: buttons ----------------------------------------------------
-
-
 def _on_button(turn: Turn, data: str, first_name: str) -> None:
     name, _sep, value = data.partition(":")
     chat = turn.chat
@@ -387,14 +299,14 @@ def _on_button(turn: Turn, data: str, first_name: str) -> None:
             turn.say(_("I will write in English from now on."))
         return
     if name == "kind" and chat.step == "kind" and value in Kind.values:
-        draft = _draft(chat)
+        draft = draft_of(chat)
         target = {"phone": draft.get("phone", ""), "name": draft.get("name", ""), "city": ""}
         target["city"] = draft.get("city", "")
         _create(turn, first_name, [target], draft.get("message", ""), value, False)
         return
     if name == "confirm" and chat.step == "confirm":
-        draft = _draft(chat)
-        _set(chat, "")
+        draft = draft_of(chat)
+        step_set(chat, "")
         if value == "yes":
             _create(
                 turn,
@@ -417,7 +329,7 @@ def _on_button(turn: Turn, data: str, first_name: str) -> None:
         return
     if name == "out":
         claim_id, _sep, outcome = value.partition(":")
-        _on_outcome(turn, claim_id, outcome)
+        outcome_button(turn, claim_id, outcome)
         return
     # An old button from a finished conversation.
     turn.say(_("This button is no longer active."))
@@ -457,7 +369,7 @@ def _create(turn: Turn, first_name: str, targets, message: str, kind: str, urgen
                 )
                 links.append(status_url(request.status_token))
     except relay.InputError as exc:
-        _set(chat, "")
+        step_set(chat, "")
         turn.say(
             _("I could not take this request: %(errors)s")
             % {"errors": "; ".join(str(v) for v in exc.errors.values())}
@@ -465,7 +377,7 @@ def _create(turn: Turn, first_name: str, targets, message: str, kind: str, urgen
             + _("Send /request to try again.")
         )
         return
-    _set(chat, "")
+    step_set(chat, "")
     turn.say(
         "\n".join(
             [
@@ -476,139 +388,6 @@ def _create(turn: Turn, first_name: str, targets, message: str, kind: str, urgen
             ]
         )
     )
-
-
-# --- Volunteers ------------------------------------------------------------------
-
-
-def link_code_new(*, user) -> str:
-    """A one-time code (valid 10 minutes) the volunteer sends to the bot as /link CODE."""
-    code = f"{secrets.randbelow(10**8):08d}"
-    TelegramLinkCode.objects.create(
-        user=user,
-        code_hash=blind_index(f"telegram-link:{code}"),
-        expires_at=timezone.now() + timedelta(minutes=10),
-    )
-    return code
-
-
-def _volunteer(turn: Turn):
-    user = turn.chat.volunteer
-    if user is None or not user.is_active:
-        turn.say(
-            _(
-                "This chat is not linked to a volunteer account. "
-                "Get a code in the web console and send /link CODE."
-            )
-        )
-        return None
-    return user
-
-
-def cmd_link(turn: Turn, arg: str, message) -> None:
-    code = re.sub(r"\D", "", arg)
-    now = timezone.now()
-    row = (
-        TelegramLinkCode.objects.select_for_update()
-        .filter(
-            code_hash=blind_index(f"telegram-link:{code}"), used_at__isnull=True, expires_at__gt=now
-        )
-        .select_related("user")
-        .first()
-        if len(code) == 8
-        else None
-    )
-    if row is None or not row.user.is_active:
-        turn.say(_("This code is wrong or has expired. Get a new one in the web console."))
-        return
-    row.used_at = now
-    row.save(update_fields=["used_at"])
-    turn.chat.volunteer = row.user
-    audit_record(
-        actor=actor_label(row.user),
-        action="telegram.link",
-        object_type="user",
-        object_id=row.user.pk,
-    )
-    turn.say(_("Linked. Send /next to take a case, /release to give it back."))
-
-
-def cmd_next(turn: Turn, arg: str, message) -> None:
-    user = _volunteer(turn)
-    if user is None:
-        return
-    try:
-        claim = relay.claim_active_for(user) or relay.case_claim_next(volunteer=user)
-    except relay.NeedsTalk:
-        turn.say(_("A coordinator will talk with you first."))
-        return
-    if claim is None:
-        turn.say(_("No case is waiting. Thank you — try again in a few minutes."))
-        return
-    view = selectors.case_get_for_volunteer(claim_id=claim.pk, volunteer=user)
-    lines = [
-        _("Case %(id)s — until %(time)s")
-        % {"id": view.case_id, "time": timezone.localtime(view.expires_at).strftime("%H:%M")},
-        f"{view.recipient_name}: {view.recipient_phone_display}",
-    ]
-    if view.recipient_city:
-        lines.append(view.recipient_city)
-    just_check = _("(check they are safe)")
-    for m in view.messages:
-        lines.append(f"— {m.requester_name}: {m.message or just_check}")
-    if view.previous_notes:
-        lines.append(_("Earlier notes: %(notes)s") % {"notes": " / ".join(view.previous_notes)})
-    lines.append("")
-    lines.append(view.call_script)
-    outcomes = [o for o in Outcome if o != Outcome.ESCALATE] + [Outcome.ESCALATE]
-    buttons = [
-        [(str(o.label), f"out:{claim.pk}:{o.value}") for o in outcomes[i : i + 2]]
-        for i in range(0, len(outcomes), 2)
-    ]
-    turn.say("\n".join(lines), buttons=buttons)
-
-
-def cmd_release(turn: Turn, arg: str, message) -> None:
-    user = _volunteer(turn)
-    if user is None:
-        return
-    claim = relay.claim_active_for(user)
-    _set(turn.chat, "")
-    if claim is None:
-        turn.say(_("You hold no case."))
-        return
-    relay.claim_release(claim_id=claim.pk, volunteer=user)
-    turn.say(_("Released. Another volunteer can take it."))
-
-
-def _on_outcome(turn: Turn, claim_id: str, outcome: str) -> None:
-    user = _volunteer(turn)
-    if user is None or not claim_id.isdigit() or outcome not in Outcome.values:
-        return
-    if outcome in ASK_REPLY:
-        _set(turn.chat, "reply", {"claim": int(claim_id), "outcome": outcome})
-        turn.say(_("What did they say? Type it for the requester, or /skip."))
-        return
-    _record(turn, int(claim_id), outcome, reply="")
-
-
-def _record(turn: Turn, claim_id, outcome, *, reply: str) -> None:
-    user = _volunteer(turn)
-    _set(turn.chat, "")
-    if user is None or claim_id is None:
-        return
-    try:
-        relay.claim_record_outcome(
-            claim_id=int(claim_id), volunteer=user, outcome=outcome, reply=reply
-        )
-    except relay.InputError as exc:
-        _set(turn.chat, "reply", {"claim": claim_id, "outcome": outcome})
-        turn.say("; ".join(str(v) for v in exc.errors.values()))
-        return
-    except (relay.NotYourClaim, relay.ClaimEnded):
-        turn.say(_("This case is no longer yours: the lease ended. Send /next for another."))
-        return
-    turn.say(_("Saved. Thank you. Send /next for another case."))
 
 
 COMMANDS = {
@@ -632,47 +411,7 @@ STEPS = {
 }
 
 
-# --- Groups -------------------------------------------------------------------
-
-
-def _on_group_post(update: Update) -> None:
-    """A post in a group the bot reads: requests become cases, chatter is ignored."""
-    message = update.message
-    text = message.text or message.caption or ""
-    if not text or COMMAND_RE.match(text.strip()):
-        return
-    user = message.from_user
-    ingested = post_ingest(
-        source=GROUP_SOURCE,
-        external_id=f"{message.chat.id}:{message.message_id}",
-        text=text,
-        author=user.first_name or "",
-        contact=f"tg:{user.id}",
-    )
-    if ingested.outcome in ("not_request", "skipped"):
-        return
-    chat = _chat(message.chat.id, language_code=None, is_group=True)
-    language = ingested.post.parsed and json.loads(ingested.post.parsed).get("lang")
-    chat.language = language if language in LANGUAGE_NAMES else "ru"
-    chat.save()
-    turn = Turn(update.update_id, chat)
-    with translation.override(chat.language):
-        if ingested.outcome == "review":
-            turn.say(
-                _("Received. A volunteer will check it before calling."),
-                reply_to=message.message_id,
-            )
-            return
-        tokens = Request.objects.filter(
-            idempotency_key__startswith=f"post:{GROUP_SOURCE}:{message.chat.id}:{message.message_id}:"
-        ).values_list("status_token", flat=True)
-        turn.say(
-            "\n".join(
-                [
-                    _("Received. A volunteer will call. Follow it here:"),
-                    *(status_url(t) for t in tokens),
-                    relay.never_money_line(),
-                ]
-            ),
-            reply_to=message.message_id,
-        )
+def update_handle(event: UpdateReceived) -> dict | None:
+    """Handle one update, once (the channel dropped duplicates). Returns what the webhook
+    may answer Telegram with directly (answerCallbackQuery), or None."""
+    return _dispatch(event.update)

@@ -10,8 +10,10 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from bailanys import phones
-from bailanys.channels.sms.models import SmsVolunteer
+from bailanys.conversations.models import SmsVolunteer
 from bailanys.privacy.crypto import blind_index
+from bailanys.relay import selectors
+from bailanys.relay import services as relay
 
 NEXT_WORDS = {"next", "далее", "дальше", "келесі", "kelesi"}
 HELP_WORDS = {"help", "помощь", "көмек", "komek", "?"}
@@ -63,9 +65,6 @@ def volunteer_help() -> str:
 
 def volunteer_sms(user, text: str) -> str | None:
     """The answer to a volunteer's SMS, or None when it is not a volunteer command."""
-    from bailanys.relay import selectors
-    from bailanys.relay import services as relay
-
     words = text.strip().split()
     first = words[0].strip(".,!?:;").casefold() if words else ""
     command = COMMAND_RE.match(text)

@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+
+
+class ConversationsConfig(AppConfig):
+    """What people say to us through a channel, and what we answer: the Telegram bot's
+    dialogue, SMS keywords, SMS-only volunteers, the SMS bridge and safe check-in."""
+
+    name = "bailanys.conversations"
+    label = "conversations"
+
+    def ready(self):
+        from bailanys.channels.events import DeliveryReport, TextReceived, UpdateReceived, subscribe
+        from bailanys.conversations import bridge, contacts, sms
+        from bailanys.conversations.telegram import bot
+        from bailanys.relay import hooks
+
+        subscribe(TextReceived, sms.sms_received)
+        subscribe(DeliveryReport, bridge.bridge_report)
+        subscribe(UpdateReceived, bot.update_handle)
+        hooks.case_opened_register(bridge.on_case_opened)
+        hooks.contact_routes_register(contacts.contact_routes)

@@ -1,0 +1,194 @@
+"""What people say to us by SMS: keywords, answers, check-ins and requests in free text.
+
+The SMS channel hands over each whole text it received from a phone number as a
+TextReceived event; this decides what it means. An SMS-only volunteer's command comes
+first (bailanys.conversations.sms_volunteers), then STOP / START / HELP / SAFE / FIND
+in Russian, Kazakh or English, then an answer to a bridge SMS, then a request.
+"""
+
+import re
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from bailanys.channels.events import TextReceived
+from bailanys.channels.sms.adapter import sms_start, sms_stop
+from bailanys.conversations.bridge import bridge_reply
+from bailanys.conversations.sms_volunteers import volunteer_for, volunteer_sms
+from bailanys.outbox.services import outbox_add
+from bailanys.parsing.lang import detect
+from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
+from bailanys.relay.models import Attempt, Resolution
+from bailanys.relay.services import (
+    PIN_RE,
+    case_close_by_sms,
+    cases_open_for_number,
+    cases_reopen_after_help,
+)
+from bailanys.relay.services.posts import post_ingest
+
+HELP_WORDS = {"help": "en", "помощь": "ru", "помогите": "ru", "көмек": "kk", "komek": "kk"}
+STOP_WORDS = {"stop": "en", "стоп": "ru", "тоқта": "kk"}
+START_WORDS = {"start": "en", "старт": "ru"}
+FIND_WORDS = {"find": "en", "найти": "ru", "найдите": "ru", "іздеу": "kk", "izdeu": "kk"}
+SAFE_WORDS = {
+    "safe": "en",
+    "аман": "kk",
+    "aman": "kk",
+    "жив": "ru",
+    "жива": "ru",
+    "живы": "ru",
+    "zhiv": "ru",
+}
+
+
+def _language(text: str, keyword_language: str | None = None) -> str:
+    if keyword_language:
+        return keyword_language
+    found = detect(text)
+    return found if found in ("ru", "kk", "en") else "ru"
+
+
+def _say(inbound: TextReceived, n: int, text: str) -> None:
+    outbox_add(
+        channel="sms",
+        address=inbound.sender,
+        body=text,
+        idempotency_key=f"sms-in:{inbound.message_id}:{n}",
+    )
+
+
+def help_text() -> str:
+    return _(
+        "Bailanys: write who to call, their number and what to say. STOP: no more SMS. "
+        "Volunteers never ask for money."
+    )
+
+
+def sms_received(inbound: TextReceived) -> None:
+    """Act on one whole SMS from a phone number: a volunteer's command, a keyword, an answer
+    to a bridge SMS, or a request in free text."""
+    text = inbound.text
+    volunteer = volunteer_for(inbound.sender)
+    if volunteer is not None:
+        answer = volunteer_sms(volunteer, text)
+        if answer is not None:
+            _say(inbound, 0, answer)
+            return
+    words = text.strip().split()
+    first = words[0].strip(".,!?:;").casefold() if words else ""
+    if first in STOP_WORDS and len(words) == 1:
+        sms_stop(inbound.sender_key)
+        with translation.override(STOP_WORDS[first]):
+            # The last SMS this number gets: sent although it said STOP.
+            outbox_add(
+                channel="sms",
+                address=inbound.sender,
+                body=_("You will get no more SMS from Bailanys. Send START to undo."),
+                idempotency_key=f"sms-in:{inbound.message_id}:0",
+                options={"stop_confirmation": True},
+            )
+        return
+    if first in START_WORDS and len(words) == 1:
+        sms_start(inbound.sender_key)
+        with translation.override(START_WORDS[first]):
+            _say(inbound, 0, help_text())
+        return
+    if first in HELP_WORDS or not words:
+        with translation.override(HELP_WORDS.get(first, "ru")):
+            if cases_reopen_after_help(inbound.sender):
+                _say(inbound, 0, _("Volunteers will call you soon."))
+            else:
+                _say(inbound, 0, help_text())
+        return
+    if first in SAFE_WORDS:
+        # "Живы, всё хорошо" from a number we texted answers our SMS: relay all of it.
+        # "SAFE 4821" (with a PIN) is always a check-in.
+        with_pin = len(words) > 1 and PIN_RE.fullmatch(words[1])
+        if not with_pin and bridge_reply(inbound.sender, text):
+            with translation.override(SAFE_WORDS[first]):
+                _say(inbound, 0, _("Thank you. Your answer was passed on."))
+            return
+        _checkin(inbound, SAFE_WORDS[first], " ".join(words[1:]))
+        return
+    if first in FIND_WORDS and len(words) > 1:
+        # FIND <name> <number>: the rest is read like any request.
+        _request(inbound, text.strip()[len(words[0]) :].strip(), FIND_WORDS[first])
+        return
+    if bridge_reply(inbound.sender, text):
+        with translation.override(_language(text)):
+            _say(inbound, 0, _("Thank you. Your answer was passed on."))
+        return
+    _request(inbound, text)
+
+
+def _checkin(inbound: TextReceived, language: str, words: str) -> None:
+    """Safe check-in: every open request for this number is answered at once.
+
+    Only a received SMS from a phone number gets here (never an alphanumeric sender,
+    never the API). The answer gives a count, never who asked.
+    """
+    with translation.override(language):
+        try:
+            rate_limit_hit(
+                scope="checkin:sms",
+                source=inbound.sender_key,
+                limit=Limit.parse(settings.BAILANYS_CHECKIN_LIMIT_PER_NUMBER),
+            )
+        except Throttled:
+            _say(inbound, 0, _("Too many messages from this number. Try again later."))
+            return
+        answered = 0
+        # "SAFE 4821 all fine": a leading 4-8 digit word is the requester's PIN, not a reply.
+        pin, _sep, rest = words.partition(" ")
+        if not re.fullmatch(r"\d{4,8}", pin):
+            pin, rest = "", words
+        for case_id in cases_open_for_number(inbound.sender):
+            if case_close_by_sms(
+                case_id=case_id,
+                reply=rest,
+                resolution=Resolution.SELF_REPORTED,
+                via=Attempt.Via.SMS_CHECKIN,
+                pin=pin,
+            ):
+                answered += 1
+        if answered:
+            _say(
+                inbound,
+                0,
+                _("Thank you. Everyone who asked about you has been told you are safe.")
+                + " "
+                + _("Requests answered: %(n)d.") % {"n": answered},
+            )
+        else:
+            _say(inbound, 0, _("Thank you. Nobody is looking for you through Bailanys now."))
+
+
+def _request(inbound: TextReceived, text: str, language: str | None = None) -> None:
+
+    language = _language(text, language)
+    with translation.override(language):
+        try:
+            rate_limit_hit(
+                scope="intake-contact:sms",
+                source=inbound.sender_key,
+                limit=Limit.parse(settings.BAILANYS_INTAKE_LIMIT_PER_CONTACT),
+            )
+        except Throttled:
+            _say(inbound, 0, _("Too many requests from this number. Try again later."))
+            return
+        ingested = post_ingest(
+            source="sms",
+            external_id=str(inbound.message_id),
+            text=text,
+            contact=f"sms:{inbound.sender}",
+        )
+        if ingested.outcome in ("created", "joined"):
+            _say(
+                inbound, 0, _("Received. A volunteer will call them. We will text you the answer.")
+            )
+        elif ingested.outcome == "review":
+            _say(inbound, 0, _("Received. A volunteer will check it before calling."))
+        elif ingested.outcome == "not_request":
+            _say(inbound, 0, help_text())

@@ -1,0 +1,77 @@
+"""What the outbox needs of a channel, and the registry that channels fill at start-up.
+
+The outbox knows no channel: each channel's AppConfig.ready registers its sender under
+its code (``web``, ``telegram``, ``sms`` …), and the outbox looks the code up when a
+message is due.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class ChannelError(Exception):
+    """Sending failed. `permanent` means retrying cannot help (bad address, banned)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False):
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class ChannelBusy(ChannelError):
+    """Not now: a rate limit says wait `retry_after` seconds. Not counted as a failed try."""
+
+    def __init__(self, retry_after: float, reason: str = "rate limited"):
+        super().__init__(reason)
+        self.retry_after = max(0.0, float(retry_after))
+
+
+class ContactUnreachable(ChannelError):
+    """This contact cannot be reached on this channel any more (a blocked bot, a dead number).
+
+    The outbox then falls back to another channel of the requester.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason, permanent=True)
+
+
+class UnknownChannel(LookupError):
+    """No sender is registered under this code."""
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    outbox_id: int
+    address: str
+    body: str
+    idempotency_key: str
+    # Channel-specific, never personal data: buttons, the post to reply to.
+    options: dict = field(default_factory=dict)
+
+
+class Sender:
+    """One way out. `send` returns the provider's id for the message or raises ChannelError."""
+
+    code: str = ""
+
+    def send(self, message: OutboundMessage) -> str:
+        raise NotImplementedError
+
+
+_SENDERS: dict[str, Callable[[], Sender]] = {}
+
+
+def sender_register(code: str, factory: Callable[[], Sender]) -> None:
+    """Called from a channel's AppConfig.ready; registering a code twice keeps the last."""
+    _SENDERS[code] = factory
+
+
+def sender_get(code: str) -> Sender:
+    try:
+        return _SENDERS[code]()
+    except KeyError:
+        raise UnknownChannel(code) from None
+
+
+def sender_codes() -> list[str]:
+    return sorted(_SENDERS)

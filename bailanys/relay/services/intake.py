@@ -1,0 +1,227 @@
+"""Intake: a request joins the open case for its recipient, or opens one; withdrawal."""
+
+import json
+import secrets
+from dataclasses import asdict
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bailanys import phones
+from bailanys.parsing.hard import hard_words_found
+from bailanys.parsing.scam import scam_signals
+from bailanys.privacy.audit import audit_record
+from bailanys.privacy.crypto import blind_index
+from bailanys.relay import hooks
+from bailanys.relay.models import (
+    OPEN_STATES,
+    Case,
+    CaseState,
+    Kind,
+    Request,
+    Requester,
+    Resolution,
+)
+from bailanys.relay.services.inputs import IdempotencyConflict, RequestInput, pin_hash
+
+PRIORITY_KINDS = (Kind.MEDICAL,)
+
+
+def recipient_key(phone_e164: str) -> str:
+    """The deduplication key of a recipient phone number: its blind index."""
+    return blind_index(phone_e164)
+
+
+def is_hard(data: RequestInput) -> bool:
+    """Hard for a volunteer to carry: medical, a death, a detention, a missing person, a child."""
+    if data.kind == Kind.MEDICAL:
+        return True
+    return hard_words_found(f"{data.message} {data.recipient_name}")
+
+
+def _priority(data: RequestInput) -> int:
+    return 1 if data.urgent or data.kind in PRIORITY_KINDS else 0
+
+
+def _open_case_for(data: RequestInput, now) -> Case:
+    """The open case for this recipient, made if there is none. Caller holds a transaction."""
+    key = recipient_key(data.recipient_phone)
+    for _try in range(3):
+        # Locked: an outcome recorded at this moment closes the case and tells the requests
+        # it sees. Without the lock a request could join after that read and before the
+        # close, and never be told (the crash test found it on PostgreSQL). Behind a lock
+        # that closed it, the row no longer matches and a new case is made.
+        case = (
+            Case.objects.select_for_update()
+            .filter(recipient_key=key, state__in=OPEN_STATES)
+            .order_by("pk")
+            .first()
+        )
+        if case is None and (joined := _merged_case(key)) is not None:
+            case = joined[1]  # a coordinator merged this number into another person's case
+        if case is not None:
+            if _priority(data) > case.priority:
+                Case.objects.filter(pk=case.pk).update(priority=_priority(data))
+            if not case.hard and is_hard(data):
+                Case.objects.filter(pk=case.pk).update(hard=True)
+            return case
+        try:
+            with transaction.atomic():
+                return Case.objects.create(
+                    recipient_phone=data.recipient_phone,
+                    recipient_key=key,
+                    recipient_name=data.recipient_name,
+                    recipient_city=data.recipient_city,
+                    recipient_language=data.recipient_language,
+                    recipient_operator=phones.operator(data.recipient_phone),
+                    priority=_priority(data),
+                    hard=is_hard(data),
+                    available_at=now,
+                )
+        except IntegrityError:
+            # Another request for the same number made the case a moment ago.
+            continue
+    raise RuntimeError("could not find or create the open case")
+
+
+def _merged_case(key: str) -> tuple[Case, Case] | None:
+    """The newest case for this number that a coordinator merged into another, and the
+    open case the merge led to (following merges of merges); None if that one closed."""
+    merged = (
+        Case.objects.filter(recipient_key=key, resolution=Resolution.MERGED)
+        .exclude(merged_into=None)
+        .order_by("-closed_at")
+        .first()
+    )
+    target, seen = merged, set()
+    while target is not None and target.merged_into_id and target.pk not in seen:
+        seen.add(target.pk)
+        target = target.merged_into
+    if merged is None or target is None or not target.is_open:
+        return None
+    return merged, target
+
+
+def _origin_for(case: Case, phone_e164: str) -> Case | None:
+    """For a request that joined a case through a merge: its own number's case, so that
+    a split moves it back there."""
+    key = recipient_key(phone_e164)
+    joined = _merged_case(key) if case.recipient_key != key else None
+    return joined[0] if joined is not None else None
+
+
+def _digest(data: RequestInput, channel: str) -> str:
+    """Keyed, like the blind index: an unkeyed hash would confirm a guessed number."""
+    raw = json.dumps({**asdict(data), "channel": channel}, sort_keys=True, ensure_ascii=False)
+    return blind_index(raw)
+
+
+def request_create(
+    *, data: RequestInput, channel: str = "web", idempotency_key: str | None = None
+) -> tuple[Request, bool]:
+    """Record a request and join it to the open case for its recipient.
+
+    Returns (request, created). With an idempotency key seen before, returns
+    the first request and creates nothing; a different body under the same key
+    raises IdempotencyConflict.
+    """
+    digest = _digest(data, channel)
+    if idempotency_key:
+        earlier = Request.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            if earlier.payload_digest != digest:
+                raise IdempotencyConflict(idempotency_key)
+            return earlier, False
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            case = _open_case_for(data, now)
+            requester = Requester.objects.create(
+                name=data.requester_name,
+                language=data.requester_language,
+                channel=channel,
+                contact=data.requester_contact,
+                contact_key=contact_key(channel, data.requester_contact),
+            )
+            request = Request.objects.create(
+                case=case,
+                origin_case=_origin_for(case, data.recipient_phone),
+                requester=requester,
+                recipient_name=data.recipient_name,
+                recipient_city=data.recipient_city,
+                message=data.message,
+                kind=data.kind,
+                urgent=data.urgent,
+                status_token=secrets.token_urlsafe(24),
+                idempotency_key=idempotency_key or None,
+                payload_digest=digest,
+                flag=scam_flag("scam", data.message),
+                checkin_pin_hash=pin_hash(data.recipient_phone, data.checkin_pin)
+                if data.checkin_pin
+                else "",
+            )
+            audit_record(
+                actor=f"requester:{channel}",
+                action="request.create",
+                object_type="request",
+                object_id=request.pk,
+            )
+            if request.flag:
+                case_flag_for_coordinator(case.pk, request.flag)
+            elif not Request.objects.filter(case=case).exclude(pk=request.pk).exists():
+                hooks.case_opened_after_commit(case_id=case.pk, kind=data.kind)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # The same key raced us; the winner's request is the answer.
+        return request_create(data=data, channel=channel, idempotency_key=idempotency_key)
+    return request, True
+
+
+def contact_key(channel: str, contact: str) -> str:
+    """The keyed index of a requester's contact on a channel; "" without a contact."""
+    return blind_index(f"{channel}:{contact}") if contact else ""
+
+
+def request_withdraw(*, request_id: int, channel: str, contact: str) -> Request:
+    """The requester takes a request back; only the contact that made it may.
+
+    The case closes as withdrawn when no other request keeps it open and
+    nobody is calling; a call in progress finishes, and nobody is told.
+    Raises Request.DoesNotExist for someone else's or an unknown request.
+    """
+    key = contact_key(channel, contact)
+    with transaction.atomic():
+        request = (
+            Request.objects.select_for_update()
+            .filter(pk=request_id, requester__contact_key=key, withdrawn_at__isnull=True)
+            .exclude(requester__contact_key="")
+            .first()
+        )
+        if request is None:
+            raise Request.DoesNotExist
+        now = timezone.now()
+        request.withdrawn_at = now
+        request.save(update_fields=["withdrawn_at"])
+        if not Request.objects.filter(case_id=request.case_id, withdrawn_at__isnull=True).exists():
+            Case.objects.filter(
+                pk=request.case_id, state__in=(CaseState.QUEUED, CaseState.ESCALATED)
+            ).update(state=CaseState.CLOSED, resolution=Resolution.WITHDRAWN, closed_at=now)
+        audit_record(
+            actor=f"requester:{channel}",
+            action="request.withdraw",
+            object_type="request",
+            object_id=request.pk,
+        )
+    return request
+
+
+def scam_flag(prefix: str, text: str) -> str:
+    signals = scam_signals(text)
+    return f"{prefix}:{','.join(signals)}" if signals else ""
+
+
+def case_flag_for_coordinator(case_id: int, flag: str) -> None:
+    """Hold a case for a coordinator: volunteers no longer get it. Caller holds a transaction."""
+    Case.objects.filter(pk=case_id).update(flag=flag[:40])
+    Case.objects.filter(pk=case_id, state=CaseState.QUEUED).update(state=CaseState.ESCALATED)

@@ -1,0 +1,238 @@
+"""Free text in: a post becomes requests through the relay's intake, or waits for a person
+to review it (the review queue). SMS, the Telegram bot and group, and Telegram exports
+all come through post_ingest."""
+
+import json
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bailanys import phones
+from bailanys.accounts.models import User
+from bailanys.parsing.models import ParsedPost
+from bailanys.parsing.parser import parse
+from bailanys.parsing.scam import scam_signals
+from bailanys.privacy.audit import actor_label, audit_record
+from bailanys.relay.models import Request
+from bailanys.relay.services.inputs import (
+    LANGUAGES,
+    MAX_CONTACT,
+    MAX_NAME,
+    InputError,
+    clean_text,
+    request_check,
+)
+from bailanys.relay.services.intake import request_create
+
+MAX_POST = 10_000
+UNNAMED = "—"  # a target the writer named only as "mum": the number is what matters
+
+
+@dataclass(frozen=True)
+class Ingested:
+    post: ParsedPost
+    outcome: str  # created, joined, review, not_request, skipped
+
+
+def _review_reason(text: str, parsed: dict) -> str:
+    if scam_signals(text):
+        return "scam"
+    if not parsed["targets"]:
+        return "no number to call"
+    if parsed["confidence"] < settings.BAILANYS_PARSE_REVIEW_BELOW:
+        return f"confidence {parsed['confidence']:.2f}"
+    return ""
+
+
+def _language(lang: str) -> str:
+    return lang if lang in LANGUAGES else "ru"
+
+
+def _reply_channel(post: ParsedPost) -> tuple[str, str]:
+    """Where the poster hears back: a Telegram user id ("tg:123", "tg:user123" in exports)
+    becomes the telegram channel, "sms:+7…" the sms channel; anything else stays with the
+    post's source."""
+    contact = post.author_contact or ""
+    found = re.fullmatch(r"tg:(?:user)?(\d{1,20})", contact)
+    if found:
+        return "telegram", found.group(1)
+    if contact.startswith("sms:+"):
+        return "sms", contact[4:]
+    return post.source, contact
+
+
+def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
+    """One request per target, through the relay's own intake. Caller holds a transaction.
+
+    Returns (requests created, whether any joined an existing case).
+    """
+    joined = False
+    created = 0
+    channel, contact = _reply_channel(post)
+    for number, target in enumerate(fields["targets"]):
+        data = request_check(
+            {
+                "requester": {
+                    "name": post.author or _("Group member"),
+                    "language": _language(fields["lang"]),
+                    "contact": contact,
+                },
+                "recipient": {
+                    "name": target.get("name") or UNNAMED,
+                    "phone": target["phone"],
+                    "city": target.get("city") or "",
+                    "language": _language(fields["lang"]),
+                },
+                "message": fields.get("message") or "",
+                "kind": fields["kind"]
+                if fields["kind"] != "deliver_message" or fields.get("message")
+                else "welfare_check",
+                "urgent": bool(fields.get("urgent")),
+            }
+        )
+        request, new = request_create(
+            data=data,
+            channel=channel,
+            idempotency_key=f"post:{post.source}:{post.external_id}:{number}",
+        )
+        created += new
+        joined = joined or Request.objects.filter(case_id=request.case_id).count() > 1
+    return created, joined
+
+
+def post_ingest(
+    *, source: str, external_id: str, text: str, author: str = "", contact: str = ""
+) -> Ingested:
+    """Parse one post and act on it: requests, the review queue, or nothing.
+
+    Idempotent on (source, external_id): a post seen before is "skipped".
+    """
+    existing = ParsedPost.objects.filter(source=source, external_id=external_id).first()
+    if existing is not None:
+        return Ingested(existing, "skipped")
+    text = clean_text(text, multiline=True)[:MAX_POST]
+    parsed = parse(text)
+    post = ParsedPost(
+        source=source[:40],
+        external_id=external_id[:100],
+        confidence=parsed["confidence"],
+        author=clean_text(author)[:MAX_NAME],
+        author_contact=clean_text(contact)[:MAX_CONTACT],
+    )
+    if parsed["kind"] == "not_a_request":
+        # Chatter, thanks and warnings: keep that it was seen, not what it said.
+        post.state = ParsedPost.State.IGNORED
+        outcome = "not_request"
+    else:
+        post.text = text
+        post.parsed = json.dumps(parsed, ensure_ascii=False)
+        post.review_reason = _review_reason(text, parsed)
+        post.state = ParsedPost.State.REVIEW if post.review_reason else ParsedPost.State.CREATED
+        outcome = "review" if post.review_reason else "created"
+    try:
+        with transaction.atomic():
+            post.save()
+            if post.state == ParsedPost.State.CREATED:
+                try:
+                    post.requests_created, joined = _create_requests(post, parsed)
+                except InputError as exc:
+                    # The parser found something the relay refuses: a person decides.
+                    post.state = ParsedPost.State.REVIEW
+                    post.review_reason = "invalid: " + ", ".join(exc.errors)[:80]
+                    outcome, joined = "review", False
+                post.save(update_fields=["state", "review_reason", "requests_created"])
+                if joined:
+                    outcome = "joined"
+    except IntegrityError:
+        # The same post arrived twice at once; the first one counts.
+        existing = ParsedPost.objects.get(source=source, external_id=external_id)
+        return Ingested(existing, "skipped")
+    return Ingested(post, outcome)
+
+
+def post_get_for_review(*, post_id: int, reviewer: User, http_request=None) -> ParsedPost:
+    """A post waiting for review, for a logged-in volunteer or coordinator (audited)."""
+    post = ParsedPost.objects.filter(pk=post_id, state=ParsedPost.State.REVIEW).first()
+    if post is None or not reviewer.is_active:
+        raise ParsedPost.DoesNotExist
+    audit_record(
+        actor=actor_label(reviewer),
+        action="post.read",
+        object_type="post",
+        object_id=post.pk,
+        request=http_request,
+    )
+    return post
+
+
+def _waiting_post(post_id: int) -> ParsedPost:
+    """The post, locked, if it still waits for review: two reviewers never both decide."""
+    post = (
+        ParsedPost.objects.select_for_update()
+        .filter(pk=post_id, state=ParsedPost.State.REVIEW)
+        .first()
+    )
+    if post is None:
+        raise ParsedPost.DoesNotExist
+    return post
+
+
+def post_confirm(*, reviewer: User, post_id: int, fields: dict) -> ParsedPost:
+    """Create the requests a reviewer confirmed, and keep the correction.
+
+    `fields` has the parser's shape: lang, kind, urgent, targets
+    [{name, phone, city}], message. Raises InputError naming bad fields
+    (targets.0.phone, …); nothing is created then.
+    """
+    if not fields.get("targets"):
+        raise InputError({"targets": _("Give at least one number to call.")})
+    with transaction.atomic():
+        post = _waiting_post(post_id)
+        errors = {}
+        for number, target in enumerate(fields["targets"]):
+            try:
+                request_check(
+                    {
+                        "requester": {"name": "x"},
+                        "recipient": {"name": target.get("name") or UNNAMED, **target},
+                        "message": fields.get("message") or "",
+                        "kind": fields.get("kind"),
+                        "urgent": bool(fields.get("urgent")),
+                    }
+                )
+            except InputError as exc:
+                for key, reason in exc.errors.items():
+                    errors[key.replace("recipient", f"targets.{number}")] = reason
+        if errors:
+            raise InputError(errors)
+        # Kept in the corpus's own form, so corrections become regression lines.
+        fields = {
+            **fields,
+            "targets": [{**t, "phone": phones.normalize(t["phone"])} for t in fields["targets"]],
+        }
+        post.requests_created, _joined = _create_requests(post, fields)
+        _review_close(post, reviewer, ParsedPost.State.CONFIRMED, fields, "post.confirm")
+    return post
+
+
+def _review_close(post: ParsedPost, reviewer: User, state: str, corrected: dict, action: str):
+    """Record a reviewer's decision and audit it. Caller holds the post's row lock."""
+    post.corrected = json.dumps(corrected, ensure_ascii=False)
+    post.state = state
+    post.reviewed_by = reviewer
+    post.reviewed_at = timezone.now()
+    post.save()
+    audit_record(actor=actor_label(reviewer), action=action, object_type="post", object_id=post.pk)
+
+
+def post_dismiss(*, reviewer: User, post_id: int) -> None:
+    """Not a request after all. Its text stays, as a labelled example, until retention ends."""
+    with transaction.atomic():
+        post = _waiting_post(post_id)
+        _review_close(
+            post, reviewer, ParsedPost.State.IGNORED, {"kind": "not_a_request"}, "post.dismiss"
+        )
