@@ -354,7 +354,7 @@ AXES_FAILURE_LIMIT = BAILANYS_LOGIN_FAILURES
 AXES_COOLOFF_TIME = timedelta(minutes=BAILANYS_LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "bailanys.accounts.throttle.username_key"
-AXES_CLIENT_IP_CALLABLE = "bailanys.accounts.throttle.client_ip"
+AXES_CLIENT_IP_CALLABLE = "bailanys.privacy.network.client_ip"
 AXES_LOCKOUT_CALLABLE = "bailanys.accounts.views.login_locked"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_RESET_ON_SUCCESS = True

@@ -18,9 +18,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bailanys.channels.models import SmsDelivery, SmsGateway
-from bailanys.outbox.models import OutboxMessage
 from bailanys.channels.sms import gammu
 from bailanys.channels.sms.models import SmsInbound
+from bailanys.outbox.models import OutboxMessage
 from tests.conftest import Api, make_account, run_cli
 from tests.fake_gammu import FakeGammu, fake_gammu  # noqa: F401  the fixture
 from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate

@@ -19,13 +19,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bailanys.channels.models import (
-    OutboxMessage,
     SmsDelivery,
     SmsEvent,
     SmsGateway,
     SmsInbound,
 )
-from bailanys.channels.sms.httpsms import signature_valid
+from bailanys.channels.sms.twilio import signature_valid
+from bailanys.outbox.models import OutboxMessage
 from tests.conftest import Api, make_account, run_cli
 from tests.conftest import outbox_drain as deliver
 from tests.fake_twilio import FakeTwilio, fake_twilio, sign  # noqa: F401  the fixture

@@ -1,4 +1,5 @@
-"""What django-axes keys failed logins on: a keyed hash of the username, and the address.
+"""What django-axes keys failed logins on: a keyed hash of the username, and the address
+(bailanys.privacy.network.client_ip, the same reading as the flood limits and the audit).
 
 Axes stores the "username" of every failed attempt. People type passwords
 into the username field, and a list of names tried is personal data, so axes
@@ -6,9 +7,6 @@ only ever sees an HMAC of what was typed: the same name still gives the same
 key (the lock works), but the table holds no name.
 """
 
-import ipaddress
-
-from django.conf import settings
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
@@ -23,16 +21,3 @@ def username_key(request: HttpRequest | None, credentials: dict | None = None) -
     if not raw:
         return None
     return "h:" + salted_hmac("bailanys.login-throttle", str(raw)).hexdigest()[:40]
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the proxy's last X-Forwarded-For hop when the operator trusts it."""
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if getattr(settings, "BAILANYS_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            candidate = forwarded.split(",")[-1].strip()
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None

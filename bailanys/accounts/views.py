@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from bailanys.accounts import selectors, services
 from bailanys.accounts.forms import CodeForm, InvitationForm, JoinForm, LoginForm
 from bailanys.accounts.models import User
+from bailanys.relay.services import volunteer_suspend
 
 
 def coordinator_required(view):
@@ -140,7 +141,8 @@ def volunteers(request: HttpRequest) -> HttpResponse:
 
 ACCOUNT_ACTIONS = {
     "approve": services.account_approve,
-    "suspend": services.account_suspend,
+    # The relay gives back the cases the account held, in the same transaction.
+    "suspend": volunteer_suspend,
     "reactivate": services.account_reactivate,
 }
 

@@ -8,9 +8,15 @@ class ChannelsConfig(AppConfig):
     def ready(self):
         from bailanys.channels.log.adapter import LogChannel
         from bailanys.channels.sms.adapter import SmsChannel
+        from bailanys.channels.sms.drivers import driver_register
+        from bailanys.channels.sms.gammu import GammuDriver
+        from bailanys.channels.sms.smsgate import SmsGateDriver
+        from bailanys.channels.sms.twilio import TwilioDriver
         from bailanys.channels.telegram.adapter import TelegramChannel
         from bailanys.channels.web.adapter import WebChannel
         from bailanys.outbox.senders import sender_register
 
         for channel in (WebChannel, LogChannel, TelegramChannel, SmsChannel):
             sender_register(channel.code, channel)
+        for driver in (SmsGateDriver(), TwilioDriver(), GammuDriver()):
+            driver_register(driver)

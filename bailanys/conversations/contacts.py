@@ -2,9 +2,10 @@
 
 - A phone number (`+44 7911 123456`, `8 701 234 56 78`): an SMS, when an SMS gateway
   is set up.
-- A Telegram chat id (`tg:123456789`, `telegram:123456789`): a message from the bot,
-  when the bot is set up. Telegram lets a bot write only to people who have pressed
-  Start in it; a chat id is what the bot's /start answer tells them.
+- A Telegram user id (`tg:123456789`, `telegram:123456789`; a person's private chat
+  with the bot has the same id): a message from the bot, when the bot is set up.
+  Telegram lets a bot write only to people who have pressed Start in it; to anyone
+  else the send fails and the status page alone tells them.
 
 Anything else (an e-mail address, a name) reaches nobody but the status page.
 """

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from bailanys.privacy.models import AuditEntry, AuditHead
+from bailanys.privacy.network import client_ip
 
 GENESIS = "0" * 64
 
@@ -18,11 +19,10 @@ def _source(request: HttpRequest | None) -> str:
     """The network the request came from, never the full address: /24 or /48."""
     if request is None:
         return "local"
-    raw = request.META.get("REMOTE_ADDR", "")
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
+    raw = client_ip(request)
+    if raw is None:
         return "unknown"
+    address = ipaddress.ip_address(raw)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 

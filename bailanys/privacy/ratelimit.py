@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from bailanys.privacy.network import client_ip
+
 
 class Throttled(Exception):
     def __init__(self, retry_after: int):
@@ -51,13 +53,10 @@ def rate_limit_hit(*, scope: str, source: str, limit: Limit) -> None:
 
 
 def client_address(request: HttpRequest | None) -> str:
+    """The flood limits' key for where a request came from (privacy.network.client_ip)."""
     if request is None:
         return "local"
-    if settings.BAILANYS_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "unknown")
+    return client_ip(request) or "unknown"
 
 
 def intake_throttle(

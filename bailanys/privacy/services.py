@@ -14,7 +14,7 @@ from bailanys.privacy import crypto, keys
 from bailanys.privacy.audit import audit_record
 from bailanys.privacy.fields import sealed_models
 from bailanys.privacy.keys import keyring
-from bailanys.privacy.registry import purgers
+from bailanys.privacy.registry import personal_models, purgers
 
 
 def keys_rotate(*, settle_seconds: float = 2.0) -> dict:
@@ -75,13 +75,10 @@ def wipe() -> dict:
     made after the last rotation) cannot be read. Keys given in the
     environment cannot be destroyed from here: the report says so.
     """
-    from bailanys.outbox.models import OutboxMessage
-    from bailanys.parsing.models import ParsedPost
-    from bailanys.relay.models import Case, Requester
-
     deleted = {}
     with transaction.atomic():
-        for model in (OutboxMessage, Case, Requester, ParsedPost):
+        # Every model an app registered (privacy.registry); cascades take the rest.
+        for model in personal_models():
             _n, per_model = model.objects.all().delete()
             for label, n in per_model.items():
                 deleted[label] = deleted.get(label, 0) + n

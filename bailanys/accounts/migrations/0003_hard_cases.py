@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("accounts", "0002_approval_invitations"),
+        ('accounts', '0002_approval_invitations'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="user",
-            name="hard_cases_opt_out",
+            model_name='user',
+            name='hard_cases_opt_out',
             field=models.BooleanField(default=False),
         ),
     ]

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("accounts", "0003_hard_cases"),
+        ('accounts', '0003_hard_cases'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="user",
-            name="needs_talk_at",
+            model_name='user',
+            name='needs_talk_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -6,44 +6,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("accounts", "0004_needs_talk"),
+        ('accounts', '0004_needs_talk'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="user",
-            name="cheap_operators",
+            model_name='user',
+            name='cheap_operators',
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.CreateModel(
-            name="CreditTopUp",
+            name='CreditTopUp',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("minutes", models.PositiveIntegerField()),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "marked_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "volunteer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="credit_topups",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('minutes', models.PositiveIntegerField()),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('marked_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('volunteer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credit_topups', to=settings.AUTH_USER_MODEL)),
             ],
         ),
     ]

@@ -7,60 +7,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("relay", "0001_initial"),
+        ('relay', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="OutboxMessage",
+            name='OutboxMessage',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("channel", models.CharField(max_length=30)),
-                ("address", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("body", bailanys.privacy.fields.SealedTextField()),
-                ("idempotency_key", models.CharField(max_length=200, unique=True)),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("sending", "Sending"),
-                            ("sent", "Sent"),
-                            ("failed", "Failed"),
-                        ],
-                        default="pending",
-                        max_length=10,
-                    ),
-                ),
-                ("tries", models.PositiveSmallIntegerField(default=0)),
-                ("next_try_at", models.DateTimeField()),
-                ("provider_id", models.CharField(blank=True, max_length=200)),
-                ("last_error", models.CharField(blank=True, max_length=300)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("sent_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "request",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="outbox",
-                        to="relay.request",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('channel', models.CharField(max_length=30)),
+                ('address', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('body', bailanys.privacy.fields.SealedTextField()),
+                ('idempotency_key', models.CharField(max_length=200, unique=True)),
+                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=10)),
+                ('tries', models.PositiveSmallIntegerField(default=0)),
+                ('next_try_at', models.DateTimeField()),
+                ('provider_id', models.CharField(blank=True, max_length=200)),
+                ('last_error', models.CharField(blank=True, max_length=300)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ('request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='outbox', to='relay.request')),
             ],
             options={
-                "indexes": [models.Index(fields=["state", "next_try_at"], name="outbox_due")],
+                'indexes': [models.Index(fields=['state', 'next_try_at'], name='outbox_due')],
             },
         ),
     ]

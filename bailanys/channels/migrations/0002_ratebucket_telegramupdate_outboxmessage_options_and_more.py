@@ -8,97 +8,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("channels", "0001_initial"),
+        ('channels', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="RateBucket",
+            name='RateBucket',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("key", models.CharField(max_length=100, unique=True)),
-                ("next_at", models.FloatField(default=0.0)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.CharField(max_length=100, unique=True)),
+                ('next_at', models.FloatField(default=0.0)),
             ],
         ),
         migrations.CreateModel(
-            name="TelegramUpdate",
+            name='TelegramUpdate',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("update_id", models.BigIntegerField(unique=True)),
-                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('update_id', models.BigIntegerField(unique=True)),
+                ('received_at', models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.AddField(
-            model_name="outboxmessage",
-            name="options",
+            model_name='outboxmessage',
+            name='options',
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.CreateModel(
-            name="TelegramChat",
+            name='TelegramChat',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("chat_key", models.CharField(max_length=64, unique=True)),
-                ("chat_id", bailanys.privacy.fields.SealedTextField()),
-                ("is_group", models.BooleanField(default=False)),
-                ("language", models.CharField(default="en", max_length=5)),
-                ("step", models.CharField(blank=True, max_length=40)),
-                ("draft", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("blocked_at", models.DateTimeField(blank=True, null=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "volunteer",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="telegram_chats",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('chat_key', models.CharField(max_length=64, unique=True)),
+                ('chat_id', bailanys.privacy.fields.SealedTextField()),
+                ('is_group', models.BooleanField(default=False)),
+                ('language', models.CharField(default='en', max_length=5)),
+                ('step', models.CharField(blank=True, max_length=40)),
+                ('draft', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('blocked_at', models.DateTimeField(blank=True, null=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('volunteer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='telegram_chats', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
         migrations.CreateModel(
-            name="TelegramLinkCode",
+            name='TelegramLinkCode',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code_hash", models.CharField(max_length=64, unique=True)),
-                ("expires_at", models.DateTimeField()),
-                ("used_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="telegram_codes",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code_hash', models.CharField(max_length=64, unique=True)),
+                ('expires_at', models.DateTimeField()),
+                ('used_at', models.DateTimeField(blank=True, null=True)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='telegram_codes', to=settings.AUTH_USER_MODEL)),
             ],
         ),
     ]

@@ -7,167 +7,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("channels", "0002_ratebucket_telegramupdate_outboxmessage_options_and_more"),
+        ('channels', '0002_ratebucket_telegramupdate_outboxmessage_options_and_more'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="SmsContact",
+            name='SmsContact',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("number_key", models.CharField(max_length=64, unique=True)),
-                ("stopped_at", models.DateTimeField()),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number_key', models.CharField(max_length=64, unique=True)),
+                ('stopped_at', models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name="SmsEvent",
+            name='SmsEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("event_id", models.CharField(max_length=100, unique=True)),
-                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('event_id', models.CharField(max_length=100, unique=True)),
+                ('received_at', models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name="SmsGateway",
+            name='SmsGateway',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("name", models.CharField(max_length=60, unique=True)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("smsgate", "sms-gate.app")], default="smsgate", max_length=20
-                    ),
-                ),
-                ("url", models.CharField(max_length=300)),
-                ("username", models.CharField(blank=True, max_length=100)),
-                ("password", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("signing_key", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("device_id", models.CharField(blank=True, max_length=100)),
-                ("sim_number", models.PositiveSmallIntegerField(blank=True, null=True)),
-                ("operator_prefixes", models.CharField(blank=True, max_length=200)),
-                ("per_minute", models.PositiveIntegerField(default=30)),
-                ("daily_cap", models.PositiveIntegerField(default=400)),
-                ("enabled", models.BooleanField(default=True)),
-                ("from_env", models.BooleanField(default=False)),
-                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
-                ("battery", models.SmallIntegerField(blank=True, null=True)),
-                ("network", models.CharField(blank=True, max_length=40)),
-                ("stale_since", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('name', models.CharField(max_length=60, unique=True)),
+                ('kind', models.CharField(choices=[('smsgate', 'sms-gate.app')], default='smsgate', max_length=20)),
+                ('url', models.CharField(max_length=300)),
+                ('username', models.CharField(blank=True, max_length=100)),
+                ('password', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('signing_key', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('device_id', models.CharField(blank=True, max_length=100)),
+                ('sim_number', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('operator_prefixes', models.CharField(blank=True, max_length=200)),
+                ('per_minute', models.PositiveIntegerField(default=30)),
+                ('daily_cap', models.PositiveIntegerField(default=400)),
+                ('enabled', models.BooleanField(default=True)),
+                ('from_env', models.BooleanField(default=False)),
+                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
+                ('battery', models.SmallIntegerField(blank=True, null=True)),
+                ('network', models.CharField(blank=True, max_length=40)),
+                ('stale_since', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
         migrations.CreateModel(
-            name="SmsInbound",
+            name='SmsInbound',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("sender", bailanys.privacy.fields.SealedTextField()),
-                ("sender_key", models.CharField(db_index=True, max_length=64)),
-                ("is_phone", models.BooleanField(default=True)),
-                ("text", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("repeat_key", models.CharField(db_index=True, max_length=64)),
-                ("received_at", models.DateTimeField()),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("pending", "pending"),
-                            ("handled", "handled"),
-                            ("duplicate", "duplicate"),
-                            ("joined", "joined into the part before"),
-                        ],
-                        default="pending",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "gateway",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        to="channels.smsgateway",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('sender', bailanys.privacy.fields.SealedTextField()),
+                ('sender_key', models.CharField(db_index=True, max_length=64)),
+                ('is_phone', models.BooleanField(default=True)),
+                ('text', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('repeat_key', models.CharField(db_index=True, max_length=64)),
+                ('received_at', models.DateTimeField()),
+                ('state', models.CharField(choices=[('pending', 'pending'), ('handled', 'handled'), ('duplicate', 'duplicate'), ('joined', 'joined into the part before')], default='pending', max_length=10)),
+                ('gateway', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to='channels.smsgateway')),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
         migrations.CreateModel(
-            name="SmsDelivery",
+            name='SmsDelivery',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("provider_id", models.CharField(db_index=True, max_length=100)),
-                ("to_key", models.CharField(db_index=True, max_length=64)),
-                ("segments", models.PositiveSmallIntegerField(default=1)),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Queued on the phone"),
-                            ("sent", "Sent"),
-                            ("delivered", "Delivered"),
-                            ("failed", "Failed"),
-                            ("unknown", "No delivery report"),
-                        ],
-                        default="queued",
-                        max_length=10,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("reported_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "outbox",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="sms",
-                        to="channels.outboxmessage",
-                    ),
-                ),
-                (
-                    "gateway",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="deliveries",
-                        to="channels.smsgateway",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('provider_id', models.CharField(db_index=True, max_length=100)),
+                ('to_key', models.CharField(db_index=True, max_length=64)),
+                ('segments', models.PositiveSmallIntegerField(default=1)),
+                ('state', models.CharField(choices=[('queued', 'Queued on the phone'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('failed', 'Failed'), ('unknown', 'No delivery report')], default='queued', max_length=10)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('reported_at', models.DateTimeField(blank=True, null=True)),
+                ('outbox', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sms', to='channels.outboxmessage')),
+                ('gateway', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='channels.smsgateway')),
             ],
             options={
-                "indexes": [models.Index(fields=["gateway", "created_at"], name="sms_gateway_day")],
+                'indexes': [models.Index(fields=['gateway', 'created_at'], name='sms_gateway_day')],
             },
         ),
     ]

@@ -4,27 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("channels", "0003_sms"),
+        ('channels', '0003_sms'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="smsgateway",
-            name="from_number",
+            model_name='smsgateway',
+            name='from_number',
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AlterField(
-            model_name="smsgateway",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("smsgate", "sms-gate.app"),
-                    ("gammu", "Gammu SMSD (USB modem)"),
-                    ("http", "HTTP provider (Twilio-style)"),
-                ],
-                default="smsgate",
-                max_length=20,
-            ),
+            model_name='smsgateway',
+            name='kind',
+            field=models.CharField(choices=[('smsgate', 'sms-gate.app'), ('gammu', 'Gammu SMSD (USB modem)'), ('http', 'HTTP provider (Twilio-style)')], default='smsgate', max_length=20),
         ),
     ]

@@ -5,56 +5,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("channels", "0004_sms_gateway_kinds"),
-        ("relay", "0003_sms_answers"),
+        ('channels', '0004_sms_gateway_kinds'),
+        ('relay', '0003_sms_answers'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="SmsBridge",
+            name='SmsBridge',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("ref", models.CharField(db_index=True, max_length=12)),
-                ("to_key", models.CharField(db_index=True, max_length=64)),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("waiting", "waiting"),
-                            ("delivered", "delivered, no answer yet"),
-                            ("replied", "answered"),
-                            ("failed", "not delivered"),
-                            ("expired", "no answer in time"),
-                        ],
-                        default="waiting",
-                        max_length=10,
-                    ),
-                ),
-                ("expires_at", models.DateTimeField()),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="sms_bridges",
-                        to="relay.case",
-                    ),
-                ),
-                (
-                    "outbox",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="channels.outboxmessage",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('ref', models.CharField(db_index=True, max_length=12)),
+                ('to_key', models.CharField(db_index=True, max_length=64)),
+                ('state', models.CharField(choices=[('waiting', 'waiting'), ('delivered', 'delivered, no answer yet'), ('replied', 'answered'), ('failed', 'not delivered'), ('expired', 'no answer in time')], default='waiting', max_length=10)),
+                ('expires_at', models.DateTimeField()),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_bridges', to='relay.case')),
+                ('outbox', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='channels.outboxmessage')),
             ],
         ),
     ]

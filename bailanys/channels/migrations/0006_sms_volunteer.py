@@ -8,37 +8,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("channels", "0005_sms_bridge"),
+        ('channels', '0005_sms_bridge'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="SmsVolunteer",
+            name='SmsVolunteer',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("number", bailanys.privacy.fields.SealedTextField()),
-                ("number_key", models.CharField(max_length=64, unique=True)),
-                ("registered_at", models.DateTimeField(auto_now=True)),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="sms_phone",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('number', bailanys.privacy.fields.SealedTextField()),
+                ('number_key', models.CharField(max_length=64, unique=True)),
+                ('registered_at', models.DateTimeField(auto_now=True)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sms_phone', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
     ]

@@ -4,23 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("channels", "0006_sms_volunteer"),
+        ('channels', '0006_sms_volunteer'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ChannelSetting",
+            name='ChannelSetting',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("key", models.CharField(max_length=60, unique=True)),
-                ("value", models.JSONField()),
-                ("updated_at", models.DateTimeField(auto_now=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.CharField(max_length=60, unique=True)),
+                ('value', models.JSONField()),
+                ('updated_at', models.DateTimeField(auto_now=True)),
             ],
         ),
     ]

@@ -1,7 +1,5 @@
 """The SMS channel behind the channel interface: spread over the SIM pool, within limits."""
 
-import importlib
-
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -14,26 +12,13 @@ from bailanys.channels.base import (
     OutboundMessage,
 )
 from bailanys.channels.ratelimit import send_slot
-from bailanys.channels.sms import smsgate
+from bailanys.channels.sms.drivers import GatewayDown, Refused, driver_for
 from bailanys.channels.sms.gateways import gateway_failed, send_order
 from bailanys.channels.sms.models import SmsContact, SmsDelivery, SmsGateway
 from bailanys.channels.sms.segments import segments
 from bailanys.privacy.crypto import blind_index
 
 MAX_WAIT = 2.0  # seconds a worker waits for a SIM's next slot before putting the message back
-
-
-DRIVERS = {
-    SmsGateway.Kind.SMSGATE: "bailanys.channels.sms.smsgate",
-    SmsGateway.Kind.GAMMU: "bailanys.channels.sms.gammu",
-    SmsGateway.Kind.HTTP: "bailanys.channels.sms.httpsms",
-}
-
-
-def driver(gateway):
-    """The module that talks to this kind of gateway: send(gateway, to, text, *,
-    idempotency_key) -> provider id, raising smsgate.GatewayDown or smsgate.Refused."""
-    return importlib.import_module(DRIVERS[gateway.kind])
 
 
 def number_key(e164: str) -> str:
@@ -77,20 +62,19 @@ class SmsChannel(Channel):
             except ChannelBusy as busy:
                 soonest = min(soonest or busy.retry_after, busy.retry_after)
                 continue  # this SIM is busy: the next one may be free now
+            driver = driver_for(gateway)
             try:
-                provider_id = driver(gateway).send(
+                provider_id = driver.send(
                     gateway, to, message.body, idempotency_key=message.idempotency_key
                 )
-            except smsgate.GatewayDown:
+            except GatewayDown:
                 gateway_failed(gateway)
                 continue  # fail over to the next SIM at once
-            except smsgate.Refused as exc:
+            except Refused as exc:
                 raise ChannelError(
                     f"the gateway refused the message ({exc})", permanent=True
                 ) from None
-            if gateway.stale_since is not None and gateway.kind == SmsGateway.Kind.HTTP:
-                # A provider that takes a message is up. A phone that takes one may still
-                # have lost its SIM: only its heartbeat or reports clear it.
+            if gateway.stale_since is not None and driver.up_when_it_takes_a_message:
                 SmsGateway.objects.filter(pk=gateway.pk).update(stale_since=None)
             SmsDelivery.objects.create(
                 outbox_id=message.outbox_id,
@@ -105,6 +89,6 @@ class SmsChannel(Channel):
         raise ChannelError("no SMS gateway answered")
 
     def verify_webhook(self, request: HttpRequest) -> bool:
-        from bailanys.channels.sms.inbound import webhook_gateway
+        from bailanys.channels.sms.smsgate.webhook import webhook_gateway
 
         return webhook_gateway(request) is not None

@@ -5,6 +5,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from bailanys.channels.sms.drivers import drivers
 from bailanys.channels.sms.gateways import gateways_mark_stale
 from bailanys.channels.sms.inbound import deliveries_expire
 from bailanys.channels.sms.models import SmsDelivery
@@ -16,9 +17,8 @@ logger = logging.getLogger("bailanys.sms")
 def sms_sweep() -> None:
     """Modems' spools are read; stale gateways give their queued SMS to others; unreported
     SMS become "unknown"."""
-    from bailanys.channels.sms import gammu
-
-    gammu.poll_all()  # first: what a modem sent is recorded before the silence check
+    for driver in drivers():
+        driver.poll_all()  # first: what a modem sent is recorded before the silence check
     for gateway in gateways_mark_stale():
         moved = queued_move(gateway_id=gateway.pk)
         # Coordinators watch this log (and the gateway list) for a phone that went quiet.

@@ -10,8 +10,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from bailanys import phones
-from bailanys.channels.sms.inbound import event_handle, webhook_gateway
 from bailanys.channels.sms.models import SmsGateway
+from bailanys.channels.sms.smsgate.webhook import event_handle, webhook_gateway
 from bailanys.conversations.models import SmsVolunteer
 from bailanys.conversations.sms_volunteers import PhoneTaken, volunteer_help, volunteer_phone_set
 

@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,58 +17,29 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="ParsedPost",
+            name='ParsedPost',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("source", models.CharField(max_length=40)),
-                ("external_id", models.CharField(max_length=100)),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("review", "Waiting for review"),
-                            ("created", "Became requests"),
-                            ("confirmed", "Confirmed by a reviewer"),
-                            ("ignored", "Not a request"),
-                        ],
-                        max_length=10,
-                    ),
-                ),
-                ("review_reason", models.CharField(blank=True, max_length=100)),
-                ("confidence", models.FloatField(default=0)),
-                ("text", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("author", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("author_contact", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("parsed", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("corrected", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("requests_created", models.PositiveSmallIntegerField(default=0)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "reviewed_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('source', models.CharField(max_length=40)),
+                ('external_id', models.CharField(max_length=100)),
+                ('state', models.CharField(choices=[('review', 'Waiting for review'), ('created', 'Became requests'), ('confirmed', 'Confirmed by a reviewer'), ('ignored', 'Not a request')], max_length=10)),
+                ('review_reason', models.CharField(blank=True, max_length=100)),
+                ('confidence', models.FloatField(default=0)),
+                ('text', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('author', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('author_contact', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('parsed', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('corrected', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('requests_created', models.PositiveSmallIntegerField(default=0)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
+                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "indexes": [models.Index(fields=["state", "created_at"], name="post_review_queue")],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("source", "external_id"), name="one_post_per_source_id"
-                    )
-                ],
+                'indexes': [models.Index(fields=['state', 'created_at'], name='post_review_queue')],
+                'constraints': [models.UniqueConstraint(fields=('source', 'external_id'), name='one_post_per_source_id')],
             },
         ),
     ]

@@ -4,72 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
-    dependencies = []
+    dependencies = [
+    ]
 
     operations = [
         migrations.CreateModel(
-            name="AuditEntry",
+            name='AuditEntry',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("seq", models.PositiveBigIntegerField(unique=True)),
-                ("at", models.DateTimeField()),
-                ("actor", models.CharField(max_length=150)),
-                ("action", models.CharField(max_length=40)),
-                ("object_type", models.CharField(blank=True, max_length=40)),
-                ("object_id", models.CharField(blank=True, max_length=40)),
-                ("source", models.CharField(blank=True, max_length=64)),
-                ("detail", models.CharField(blank=True, max_length=200)),
-                ("prev_hash", models.CharField(max_length=64)),
-                ("hash", models.CharField(max_length=64)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('seq', models.PositiveBigIntegerField(unique=True)),
+                ('at', models.DateTimeField()),
+                ('actor', models.CharField(max_length=150)),
+                ('action', models.CharField(max_length=40)),
+                ('object_type', models.CharField(blank=True, max_length=40)),
+                ('object_id', models.CharField(blank=True, max_length=40)),
+                ('source', models.CharField(blank=True, max_length=64)),
+                ('detail', models.CharField(blank=True, max_length=200)),
+                ('prev_hash', models.CharField(max_length=64)),
+                ('hash', models.CharField(max_length=64)),
             ],
         ),
         migrations.CreateModel(
-            name="AuditHead",
+            name='AuditHead',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("seq", models.PositiveBigIntegerField(default=0)),
-                (
-                    "hash",
-                    models.CharField(
-                        default="0000000000000000000000000000000000000000000000000000000000000000",
-                        max_length=64,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('seq', models.PositiveBigIntegerField(default=0)),
+                ('hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
             ],
         ),
         migrations.CreateModel(
-            name="RetentionTally",
+            name='RetentionTally',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("day", models.DateField()),
-                ("kind", models.CharField(max_length=20)),
-                ("resolution", models.CharField(blank=True, max_length=20)),
-                ("cases", models.PositiveIntegerField(default=0)),
-                ("requests", models.PositiveIntegerField(default=0)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField()),
+                ('kind', models.CharField(max_length=20)),
+                ('resolution', models.CharField(blank=True, max_length=20)),
+                ('cases', models.PositiveIntegerField(default=0)),
+                ('requests', models.PositiveIntegerField(default=0)),
             ],
             options={
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("day", "kind", "resolution"), name="one_tally_per_key"
-                    )
-                ],
+                'constraints': [models.UniqueConstraint(fields=('day', 'kind', 'resolution'), name='one_tally_per_key')],
             },
         ),
     ]

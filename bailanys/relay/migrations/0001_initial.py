@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,287 +17,117 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="Case",
+            name='Case',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("recipient_phone", bailanys.privacy.fields.SealedTextField()),
-                ("recipient_key", models.CharField(max_length=64)),
-                ("recipient_name", bailanys.privacy.fields.SealedTextField()),
-                ("recipient_city", bailanys.privacy.fields.SealedTextField(blank=True)),
-                (
-                    "recipient_language",
-                    models.CharField(
-                        choices=[("en", "English"), ("ru", "Русский"), ("kk", "Қазақша")],
-                        default="ru",
-                        max_length=5,
-                    ),
-                ),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Waiting for a volunteer"),
-                            ("claimed", "A volunteer is calling"),
-                            ("escalated", "With a coordinator"),
-                            ("closed", "Closed"),
-                        ],
-                        default="queued",
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "resolution",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("reached", "Reached"),
-                            ("delivered", "Message passed on"),
-                            ("wrong_number", "Wrong number"),
-                            ("refused", "Refused to talk"),
-                            ("unreachable", "Could not be reached"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("priority", models.SmallIntegerField(default=0)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("available_at", models.DateTimeField()),
-                ("failed_calls", models.PositiveSmallIntegerField(default=0)),
-                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
-                ("closed_at", models.DateTimeField(blank=True, null=True)),
-                ("flag", models.CharField(blank=True, max_length=40)),
-                ("retain_until", models.DateTimeField(blank=True, null=True)),
-                ("retain_reason", bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('recipient_phone', bailanys.privacy.fields.SealedTextField()),
+                ('recipient_key', models.CharField(max_length=64)),
+                ('recipient_name', bailanys.privacy.fields.SealedTextField()),
+                ('recipient_city', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('recipient_language', models.CharField(choices=[('en', 'English'), ('ru', 'Русский'), ('kk', 'Қазақша')], default='ru', max_length=5)),
+                ('state', models.CharField(choices=[('queued', 'Waiting for a volunteer'), ('claimed', 'A volunteer is calling'), ('escalated', 'With a coordinator'), ('closed', 'Closed')], default='queued', max_length=20)),
+                ('resolution', models.CharField(blank=True, choices=[('reached', 'Reached'), ('delivered', 'Message passed on'), ('wrong_number', 'Wrong number'), ('refused', 'Refused to talk'), ('unreachable', 'Could not be reached')], max_length=20)),
+                ('priority', models.SmallIntegerField(default=0)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('available_at', models.DateTimeField()),
+                ('failed_calls', models.PositiveSmallIntegerField(default=0)),
+                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
+                ('closed_at', models.DateTimeField(blank=True, null=True)),
+                ('flag', models.CharField(blank=True, max_length=40)),
+                ('retain_until', models.DateTimeField(blank=True, null=True)),
+                ('retain_reason', bailanys.privacy.fields.SealedTextField(blank=True)),
             ],
         ),
         migrations.CreateModel(
-            name="Requester",
+            name='Requester',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("name", bailanys.privacy.fields.SealedTextField()),
-                (
-                    "language",
-                    models.CharField(
-                        choices=[("en", "English"), ("ru", "Русский"), ("kk", "Қазақша")],
-                        default="en",
-                        max_length=5,
-                    ),
-                ),
-                ("channel", models.CharField(default="web", max_length=30)),
-                ("contact", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('name', bailanys.privacy.fields.SealedTextField()),
+                ('language', models.CharField(choices=[('en', 'English'), ('ru', 'Русский'), ('kk', 'Қазақша')], default='en', max_length=5)),
+                ('channel', models.CharField(default='web', max_length=30)),
+                ('contact', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
         migrations.CreateModel(
-            name="Claim",
+            name='Claim',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("started_at", models.DateTimeField()),
-                ("expires_at", models.DateTimeField()),
-                ("ended_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "end_reason",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("outcome", "Outcome recorded"),
-                            ("released", "Released"),
-                            ("expired", "Lease expired"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="claims",
-                        to="relay.case",
-                    ),
-                ),
-                (
-                    "volunteer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="claims",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('started_at', models.DateTimeField()),
+                ('expires_at', models.DateTimeField()),
+                ('ended_at', models.DateTimeField(blank=True, null=True)),
+                ('end_reason', models.CharField(blank=True, choices=[('outcome', 'Outcome recorded'), ('released', 'Released'), ('expired', 'Lease expired')], max_length=20)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='claims', to='relay.case')),
+                ('volunteer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='claims', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.AddField(
-            model_name="case",
-            name="current_claim",
-            field=models.OneToOneField(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="relay.claim",
-            ),
+            model_name='case',
+            name='current_claim',
+            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='relay.claim'),
         ),
         migrations.CreateModel(
-            name="Attempt",
+            name='Attempt',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("reached", "Reached"),
-                            ("delivered", "Message passed on"),
-                            ("no_answer", "No answer"),
-                            ("busy", "Busy"),
-                            ("switched_off", "Switched off"),
-                            ("wrong_number", "Wrong number"),
-                            ("refused", "Refused to talk"),
-                            ("escalate", "Needs a coordinator"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("reply", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("note", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("created_at", models.DateTimeField()),
-                (
-                    "volunteer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="attempts",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="attempts",
-                        to="relay.case",
-                    ),
-                ),
-                (
-                    "claim",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="attempt",
-                        to="relay.claim",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('outcome', models.CharField(choices=[('reached', 'Reached'), ('delivered', 'Message passed on'), ('no_answer', 'No answer'), ('busy', 'Busy'), ('switched_off', 'Switched off'), ('wrong_number', 'Wrong number'), ('refused', 'Refused to talk'), ('escalate', 'Needs a coordinator')], max_length=20)),
+                ('reply', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('note', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('created_at', models.DateTimeField()),
+                ('volunteer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attempts', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='relay.case')),
+                ('claim', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='attempt', to='relay.claim')),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
         migrations.CreateModel(
-            name="Request",
+            name='Request',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("recipient_name", bailanys.privacy.fields.SealedTextField()),
-                ("recipient_city", bailanys.privacy.fields.SealedTextField(blank=True)),
-                ("message", bailanys.privacy.fields.SealedTextField(blank=True)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("welfare_check", "Check they are safe"),
-                            ("deliver_message", "Pass on a message"),
-                            ("find_relatives", "Find relatives"),
-                            ("medical", "Medical"),
-                        ],
-                        default="welfare_check",
-                        max_length=20,
-                    ),
-                ),
-                ("urgent", models.BooleanField(default=False)),
-                ("flag", models.CharField(blank=True, max_length=40)),
-                ("status_token", models.CharField(max_length=64, unique=True)),
-                (
-                    "idempotency_key",
-                    models.CharField(blank=True, max_length=200, null=True, unique=True),
-                ),
-                ("payload_digest", models.CharField(blank=True, max_length=64)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="requests",
-                        to="relay.case",
-                    ),
-                ),
-                (
-                    "requester",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="requests",
-                        to="relay.requester",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('recipient_name', bailanys.privacy.fields.SealedTextField()),
+                ('recipient_city', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('message', bailanys.privacy.fields.SealedTextField(blank=True)),
+                ('kind', models.CharField(choices=[('welfare_check', 'Check they are safe'), ('deliver_message', 'Pass on a message'), ('find_relatives', 'Find relatives'), ('medical', 'Medical')], default='welfare_check', max_length=20)),
+                ('urgent', models.BooleanField(default=False)),
+                ('flag', models.CharField(blank=True, max_length=40)),
+                ('status_token', models.CharField(max_length=64, unique=True)),
+                ('idempotency_key', models.CharField(blank=True, max_length=200, null=True, unique=True)),
+                ('payload_digest', models.CharField(blank=True, max_length=64)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requests', to='relay.case')),
+                ('requester', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requests', to='relay.requester')),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
         migrations.AddConstraint(
-            model_name="claim",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("ended_at__isnull", True)),
-                fields=("case",),
-                name="one_active_claim_per_case",
-            ),
+            model_name='claim',
+            constraint=models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('case',), name='one_active_claim_per_case'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                fields=["state", "-priority", "created_at"], name="case_dispatch_order"
-            ),
+            model_name='case',
+            index=models.Index(fields=['state', '-priority', 'created_at'], name='case_dispatch_order'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["state", "lease_expires_at"], name="case_lease_expiry"),
+            model_name='case',
+            index=models.Index(fields=['state', 'lease_expires_at'], name='case_lease_expiry'),
         ),
         migrations.AddConstraint(
-            model_name="case",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("state", "closed"), _negated=True),
-                fields=("recipient_key",),
-                name="one_open_case_per_recipient",
-            ),
+            model_name='case',
+            constraint=models.UniqueConstraint(condition=models.Q(('state', 'closed'), _negated=True), fields=('recipient_key',), name='one_open_case_per_recipient'),
         ),
     ]

@@ -4,35 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("relay", "0001_initial"),
+        ('relay', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="request",
-            name="withdrawn_at",
+            model_name='request',
+            name='withdrawn_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="requester",
-            name="contact_key",
+            model_name='requester',
+            name='contact_key',
             field=models.CharField(blank=True, db_index=True, max_length=64),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="resolution",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("reached", "Reached"),
-                    ("delivered", "Message passed on"),
-                    ("wrong_number", "Wrong number"),
-                    ("refused", "Refused to talk"),
-                    ("unreachable", "Could not be reached"),
-                    ("withdrawn", "Withdrawn by the requester"),
-                ],
-                max_length=20,
-            ),
+            model_name='case',
+            name='resolution',
+            field=models.CharField(blank=True, choices=[('reached', 'Reached'), ('delivered', 'Message passed on'), ('wrong_number', 'Wrong number'), ('refused', 'Refused to talk'), ('unreachable', 'Could not be reached'), ('withdrawn', 'Withdrawn by the requester')], max_length=20),
         ),
     ]

@@ -6,62 +6,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("relay", "0002_request_withdrawn_at_requester_contact_key_and_more"),
+        ('relay', '0002_request_withdrawn_at_requester_contact_key_and_more'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="attempt",
-            name="via",
-            field=models.CharField(
-                choices=[
-                    ("call", "A volunteer's call"),
-                    ("sms_bridge", "An SMS answered by SMS"),
-                    ("sms_checkin", "Safe check-in by SMS"),
-                ],
-                default="call",
-                max_length=20,
-            ),
+            model_name='attempt',
+            name='via',
+            field=models.CharField(choices=[('call', "A volunteer's call"), ('sms_bridge', 'An SMS answered by SMS'), ('sms_checkin', 'Safe check-in by SMS')], default='call', max_length=20),
         ),
         migrations.AlterField(
-            model_name="attempt",
-            name="claim",
-            field=models.OneToOneField(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="attempt",
-                to="relay.claim",
-            ),
+            model_name='attempt',
+            name='claim',
+            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='attempt', to='relay.claim'),
         ),
         migrations.AlterField(
-            model_name="attempt",
-            name="volunteer",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="attempts",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='attempt',
+            name='volunteer',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='attempts', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="resolution",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("reached", "Reached"),
-                    ("delivered", "Message passed on"),
-                    ("wrong_number", "Wrong number"),
-                    ("refused", "Refused to talk"),
-                    ("unreachable", "Could not be reached"),
-                    ("withdrawn", "Withdrawn by the requester"),
-                    ("self_reported", "Said by SMS they are safe (unverified)"),
-                ],
-                max_length=20,
-            ),
+            model_name='case',
+            name='resolution',
+            field=models.CharField(blank=True, choices=[('reached', 'Reached'), ('delivered', 'Message passed on'), ('wrong_number', 'Wrong number'), ('refused', 'Refused to talk'), ('unreachable', 'Could not be reached'), ('withdrawn', 'Withdrawn by the requester'), ('self_reported', 'Said by SMS they are safe (unverified)')], max_length=20),
         ),
     ]

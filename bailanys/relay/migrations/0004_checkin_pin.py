@@ -4,19 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("relay", "0003_sms_answers"),
+        ('relay', '0003_sms_answers'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="request",
-            name="checkin_pin_hash",
+            model_name='request',
+            name='checkin_pin_hash',
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name="request",
-            name="pin_verified_at",
+            model_name='request',
+            name='pin_verified_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

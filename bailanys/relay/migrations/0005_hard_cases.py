@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("relay", "0004_checkin_pin"),
+        ('relay', '0004_checkin_pin'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="case",
-            name="hard",
+            model_name='case',
+            name='hard',
             field=models.BooleanField(default=False),
         ),
     ]

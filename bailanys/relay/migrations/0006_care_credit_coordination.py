@@ -8,121 +8,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("relay", "0005_hard_cases"),
+        ('relay', '0005_hard_cases'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="attempt",
-            name="minutes",
+            model_name='attempt',
+            name='minutes',
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="case",
-            name="close_reason",
+            model_name='case',
+            name='close_reason',
             field=bailanys.privacy.fields.SealedTextField(blank=True),
         ),
         migrations.AddField(
-            model_name="case",
-            name="merged_into",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="merged_cases",
-                to="relay.case",
-            ),
+            model_name='case',
+            name='merged_into',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged_cases', to='relay.case'),
         ),
         migrations.AddField(
-            model_name="case",
-            name="recipient_operator",
+            model_name='case',
+            name='recipient_operator',
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name="request",
-            name="origin_case",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="relay.case",
-            ),
+            model_name='request',
+            name='origin_case',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='relay.case'),
         ),
         migrations.AlterField(
-            model_name="attempt",
-            name="via",
-            field=models.CharField(
-                choices=[
-                    ("call", "A volunteer's call"),
-                    ("sms_bridge", "An SMS answered by SMS"),
-                    ("sms_checkin", "Safe check-in by SMS"),
-                    ("sms", "A volunteer's SMS"),
-                ],
-                default="call",
-                max_length=20,
-            ),
+            model_name='attempt',
+            name='via',
+            field=models.CharField(choices=[('call', "A volunteer's call"), ('sms_bridge', 'An SMS answered by SMS'), ('sms_checkin', 'Safe check-in by SMS'), ('sms', "A volunteer's SMS")], default='call', max_length=20),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="resolution",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("reached", "Reached"),
-                    ("delivered", "Message passed on"),
-                    ("wrong_number", "Wrong number"),
-                    ("refused", "Refused to talk"),
-                    ("unreachable", "Could not be reached"),
-                    ("withdrawn", "Withdrawn by the requester"),
-                    ("self_reported", "Said by SMS they are safe (unverified)"),
-                    ("merged", "Merged into another case: the same person"),
-                    ("coordinator", "Closed by a coordinator"),
-                ],
-                max_length=20,
-            ),
+            model_name='case',
+            name='resolution',
+            field=models.CharField(blank=True, choices=[('reached', 'Reached'), ('delivered', 'Message passed on'), ('wrong_number', 'Wrong number'), ('refused', 'Refused to talk'), ('unreachable', 'Could not be reached'), ('withdrawn', 'Withdrawn by the requester'), ('self_reported', 'Said by SMS they are safe (unverified)'), ('merged', 'Merged into another case: the same person'), ('coordinator', 'Closed by a coordinator')], max_length=20),
         ),
         migrations.AlterField(
-            model_name="claim",
-            name="end_reason",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("outcome", "Outcome recorded"),
-                    ("released", "Released"),
-                    ("expired", "Lease expired"),
-                    ("broken", "Taken back by a coordinator"),
-                ],
-                max_length=20,
-            ),
+            model_name='claim',
+            name='end_reason',
+            field=models.CharField(blank=True, choices=[('outcome', 'Outcome recorded'), ('released', 'Released'), ('expired', 'Lease expired'), ('broken', 'Taken back by a coordinator')], max_length=20),
         ),
         migrations.CreateModel(
-            name="Broadcast",
+            name='Broadcast',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("uid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("data_key", bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
-                ("text", bailanys.privacy.fields.SealedTextField()),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "author",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('data_key', bailanys.privacy.fields.DataKeyField(blank=True, editable=False)),
+                ('text', bailanys.privacy.fields.SealedTextField()),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
     ]

@@ -4,13 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("relay", "0006_care_credit_coordination"),
+        ('relay', '0006_care_credit_coordination'),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["recipient_key", "state"], name="case_recipient"),
+            model_name='case',
+            index=models.Index(fields=['recipient_key', 'state'], name='case_recipient'),
         ),
     ]

@@ -4,17 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("relay", "0007_case_recipient_index"),
+        ('relay', '0007_case_recipient_index'),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                condition=models.Q(("hard", False), ("state", "queued")),
-                fields=["-priority", "created_at", "available_at"],
-                name="case_dispatch_light",
-            ),
+            model_name='case',
+            index=models.Index(condition=models.Q(('hard', False), ('state', 'queued')), fields=['-priority', 'created_at', 'available_at'], name='case_dispatch_light'),
         ),
     ]

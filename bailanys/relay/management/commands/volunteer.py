@@ -6,13 +6,13 @@ from django.urls import reverse
 from bailanys.accounts.models import Role, User
 from bailanys.accounts.services import (
     account_reactivate,
-    account_suspend,
     api_token_create,
     invitation_create,
     password_generate,
     totp_reset,
     user_create,
 )
+from bailanys.relay.services import volunteer_suspend
 
 
 class Command(BaseCommand):
@@ -106,7 +106,7 @@ class Command(BaseCommand):
         self.stdout.write(token)
 
     def suspend(self, user: User):
-        released = account_suspend(coordinator=None, user=user)
+        released = volunteer_suspend(coordinator=None, user=user)
         self.stdout.write(
             f"Suspended {user.username}: logged out, API tokens revoked, "
             f"{released} held case(s) back in the queue."

@@ -73,10 +73,10 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
+from bailanys.channels.sms.drivers import GatewayDown, Refused, SmsDriver
 from bailanys.channels.sms.gateways import gateway_failed, gateway_heard
 from bailanys.channels.sms.models import SmsDelivery, SmsGateway
 from bailanys.channels.sms.segments import segments
-from bailanys.channels.sms.smsgate import GatewayDown, Refused
 
 logger = logging.getLogger("bailanys.sms")
 
@@ -393,3 +393,15 @@ def poll_all() -> None:
         except Exception as exc:
             # No traceback: its messages may hold spool file names, and those hold numbers.
             logger.error("gammu gateway %s: poll failed (%s)", gateway.pk, type(exc).__name__)
+
+
+class GammuDriver(SmsDriver):
+    """A USB modem behind gammu-smsd's FILES backend: we write and read its spool."""
+
+    kind = SmsGateway.Kind.GAMMU
+
+    def send(self, gateway, to_e164: str, text: str, *, idempotency_key: str) -> str:
+        return send(gateway, to_e164, text, idempotency_key=idempotency_key)
+
+    def poll_all(self) -> None:
+        poll_all()

@@ -33,16 +33,11 @@ import urllib.parse
 import urllib.request
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, QueryDict
-from django.shortcuts import get_object_or_404
+from django.http import QueryDict
 from django.utils.encoding import escape_uri_path
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
-from bailanys.channels.sms.inbound import delivery_report, inbound_accept
-from bailanys.channels.sms.models import SmsEvent, SmsGateway
-from bailanys.channels.sms.smsgate import GatewayDown, Refused, post
+from bailanys.channels.sms.drivers import GatewayDown, Refused, SmsDriver, http_post
+from bailanys.channels.sms.models import SmsGateway
 
 API_VERSION = "2010-04-01"
 TIMEOUT = 10  # seconds: a provider that takes longer is treated as not answering
@@ -70,7 +65,7 @@ def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) 
             gateway.name, "status"
         )
     account = urllib.parse.quote(gateway.username, safe="")
-    answer = post(
+    answer = http_post(
         gateway,
         f"{base}/{API_VERSION}/Accounts/{account}/Messages.json",
         urllib.parse.urlencode(form).encode(),
@@ -150,70 +145,11 @@ def signature_valid(
     return valid
 
 
-def signed_url(request: HttpRequest) -> str:
-    """The URL Twilio signed: BAILANYS_PUBLIC_URL + path and query when set (behind a proxy),
-    else the URL as Django sees it."""
-    if settings.BAILANYS_PUBLIC_URL:
-        return settings.BAILANYS_PUBLIC_URL + request.get_full_path()
-    return request.build_absolute_uri()
+class TwilioDriver(SmsDriver):
+    """A Twilio-style HTTP SMS provider (kind "http")."""
 
+    kind = SmsGateway.Kind.HTTP
+    up_when_it_takes_a_message = True
 
-def _gateway(request: HttpRequest, name: str) -> SmsGateway | None:
-    """The enabled HTTP gateway `name` (404 if none) if Twilio signed the request, else None."""
-    gateway = get_object_or_404(SmsGateway, name=name, kind=SmsGateway.Kind.HTTP, enabled=True)
-    header = request.headers.get("X-Twilio-Signature", "")
-    if not signature_valid(gateway.password, signed_url(request), request.POST, header):
-        return None
-    # The provider is reachable again; last_seen_at stays unset, so an idle provider (it
-    # sends no heartbeats) is never taken for a silent phone.
-    SmsGateway.objects.filter(pk=gateway.pk, stale_since__isnull=False).update(stale_since=None)
-    return gateway
-
-
-def _forbidden() -> HttpResponse:
-    return HttpResponseForbidden("signature missing or wrong", content_type="text/plain")
-
-
-@csrf_exempt
-@require_POST
-def status_callback(request: HttpRequest, name: str) -> HttpResponse:
-    """POST /channels/http-sms/<name>/status: Twilio's message status callback.
-
-    Unsigned or wrongly signed: 403, nothing read. Signed: sent, delivered, undelivered and
-    failed move the SMS's delivery state (reports are idempotent); anything else is answered
-    200 too, so Twilio does not retry it.
-    """
-    gateway = _gateway(request, name)
-    if gateway is None:
-        return _forbidden()
-    sid = request.POST.get("MessageSid", "")
-    state = STATES.get(request.POST.get("MessageStatus", ""))
-    result = delivery_report(gateway, sid, state) if sid and state else "ignored"
-    return HttpResponse(result, content_type="text/plain")
-
-
-@csrf_exempt
-@require_POST
-def inbound(request: HttpRequest, name: str) -> HttpResponse:
-    """POST /channels/http-sms/<name>/inbound: Twilio's incoming message webhook.
-
-    Unsigned or wrongly signed: 403, nothing read. A signed message is taken once per
-    MessageSid (Twilio may retry the webhook) and answered with empty TwiML.
-    """
-    gateway = _gateway(request, name)
-    if gateway is None:
-        return _forbidden()
-    sid = request.POST.get("MessageSid", "")
-    sender = request.POST.get("From", "")
-    text = request.POST.get("Body")
-    if sender and text is not None:
-        if sid:
-            try:
-                with transaction.atomic():
-                    SmsEvent.objects.create(event_id=f"{gateway.pk}:{sid}"[:100])
-                    inbound_accept(gateway, sender, text)
-            except IntegrityError:
-                pass  # this MessageSid was taken before
-        else:
-            inbound_accept(gateway, sender, text)
-    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+    def send(self, gateway, to_e164: str, text: str, *, idempotency_key: str) -> str:
+        return send(gateway, to_e164, text, idempotency_key=idempotency_key)

@@ -1,0 +1,91 @@
+"""sms-gate.app's webhook events: received SMS, delivery reports and heartbeats.
+
+Every webhook is authenticated first (the signature names the gateway), then
+deduplicated on the event's own id, then turned into what every gateway kind reports
+(inbound_accept, delivery_report, gateway_heard).
+"""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+
+from bailanys.channels.sms.gateways import gateway_heard, gateways_configured
+from bailanys.channels.sms.inbound import delivery_report, inbound_accept
+from bailanys.channels.sms.models import SmsEvent, SmsGateway
+from bailanys.channels.sms.smsgate import signature_valid
+
+
+def webhook_gateway(request: HttpRequest) -> SmsGateway | None:
+    """The gateway whose signing key signed this request, or None (refuse it)."""
+    signature = request.headers.get("X-Signature", "")
+    timestamp = request.headers.get("X-Timestamp", "")
+    for gateway in gateways_configured():
+        if signature_valid(
+            gateway.signing_key,
+            request.body,
+            signature,
+            timestamp,
+            settings.BAILANYS_SMS_WEBHOOK_MAX_AGE_SECONDS,
+        ):
+            return gateway
+    return None
+
+
+def event_handle(gateway: SmsGateway, event: dict) -> str:
+    """Act on one webhook event once. Returns what happened, for the webhook's answer."""
+    event_id = event.get("id")
+    kind = event.get("event")
+    payload = event.get("payload")
+    if not isinstance(event_id, str) or not event_id or not isinstance(payload, dict):
+        return "ignored"
+    try:
+        with transaction.atomic():
+            SmsEvent.objects.create(event_id=f"{gateway.pk}:{event_id}"[:100])
+            return _dispatch(gateway, event, kind, payload)
+    except IntegrityError:
+        return "duplicate"
+
+
+def _dispatch(gateway: SmsGateway, event: dict, kind, payload: dict) -> str:
+    device = event.get("deviceId")
+    if isinstance(device, str) and device and not gateway.device_id:
+        SmsGateway.objects.filter(pk=gateway.pk).update(device_id=device[:100])
+    if kind == "system:ping":
+        gateway_heard(gateway, **_health(payload))
+        return "ping"
+    gateway_heard(gateway)
+    if kind in ("sms:sent", "sms:delivered", "sms:failed"):
+        return _report(gateway, kind.split(":")[1], payload)
+    if kind == "sms:received":
+        return _received(gateway, payload)
+    return "ignored"
+
+
+def _health(payload: dict) -> dict:
+    checks = (payload.get("health") or {}).get("checks") or {}
+    out = {}
+    battery = (checks.get("battery:level") or {}).get("observedValue")
+    if isinstance(battery, int | float):
+        out["battery"] = int(battery)
+    transport = (checks.get("connection:transport") or {}).get("observedValue")
+    if isinstance(transport, int):
+        names = [
+            name for bit, name in ((2, "cellular"), (4, "wifi"), (8, "ethernet")) if transport & bit
+        ]
+        out["network"] = "+".join(names) or "none"
+    return out
+
+
+def _report(gateway: SmsGateway, state: str, payload: dict) -> str:
+    message_id = payload.get("messageId")
+    if not isinstance(message_id, str):
+        return "ignored"
+    return delivery_report(gateway, message_id, state)
+
+
+def _received(gateway: SmsGateway, payload: dict) -> str:
+    raw_sender = payload.get("phoneNumber") or payload.get("sender")
+    text = payload.get("message")
+    if not isinstance(raw_sender, str) or not isinstance(text, str):
+        return "ignored"
+    return inbound_accept(gateway, raw_sender, text)
