@@ -108,7 +108,7 @@ def serve_fake_telegram(port_file: str, log_path: str, token: str) -> None:
     A line is written before the HTTP answer leaves, as Telegram has delivered a message
     before it answers: a sender killed in between sees no answer, the chat has the text.
     """
-    from tests.fake_telegram import FakeTelegram
+    from tests.fakes.telegram import FakeTelegram
 
     lock = threading.Lock()
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115  open for the process's life

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bailanys.channels.models import OutboxMessage, SmsDelivery, SmsGateway
 from tests.conftest import outbox_drain as deliver
 from tests.conftest import run_cli
-from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
+from tests.fakes.smsgate import SIGNING_KEY, FakeSmsGate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -307,7 +307,7 @@ def test_unknown_or_broken_events_are_answered_200(fake_smsgate):
         assert post(body, headers).status_code == 200
     body = b"not json"
     stamp = str(int(time.time()))
-    from tests.fake_smsgate import sign
+    from tests.fakes.smsgate import sign
 
     response = post(body, {"X-Signature": sign(SIGNING_KEY, body, stamp), "X-Timestamp": stamp})
     assert response.status_code == 200
