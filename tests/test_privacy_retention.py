@@ -19,7 +19,7 @@ from django.test import Client
 from bailanys.privacy.models import RetentionTally
 from bailanys.relay.models import Case
 from tests.conftest import Api, Browser, html, login_coordinator, make_account, status_token, submit
-from tests.test_privacy_canary import hits_in
+from tests.helpers import hits_in
 
 # The worker closes database connections between tasks: tests that run it commit.
 commits = pytest.mark.django_db(transaction=True)

@@ -380,7 +380,7 @@ def test_sms_leaves_no_canary_in_sql_or_logs(fake_smsgate, caplog):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.test_privacy_canary import capture_everything, hits_in, log_text
+    from tests.helpers import capture_everything, hits_in, log_text
 
     capture_everything(caplog)
     with CaptureQueriesContext(connection) as queries:
