@@ -9,9 +9,9 @@ Exit status 0 only when every check holds (CI runs it).
 
 What runs, each as a child process in its own process group:
 
-* the fake Telegram Bot API server (tests/fake_telegram.py), wrapped here so that it
+* the fake Telegram Bot API server (tests/fakes/telegram.py), wrapped here so that it
   appends every message it accepts to a JSON-lines log (the fake itself keeps its calls
-  in memory only, and `python -m tests.fake_telegram` is an interactive chat);
+  in memory only, and `python -m tests.fakes.telegram` is an interactive chat);
 * `bailanys up --no-worker` (waitress) and `bailanys worker`, on a fresh SQLite data
   directory, or with --database-url on a fresh PostgreSQL database
   `bailanys_crash_<pid>` (created from that base URL, dropped at the end).
@@ -103,12 +103,12 @@ KILL_KINDS = ("server", "worker", "both")
 
 
 def serve_fake_telegram(port_file: str, log_path: str, token: str) -> None:
-    """Run tests/fake_telegram.py's server; append each accepted sendMessage to a log.
+    """Run tests/fakes/telegram.py's server; append each accepted sendMessage to a log.
 
     A line is written before the HTTP answer leaves, as Telegram has delivered a message
     before it answers: a sender killed in between sees no answer, the chat has the text.
     """
-    from tests.fake_telegram import FakeTelegram
+    from tests.fakes.telegram import FakeTelegram
 
     lock = threading.Lock()
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115  open for the process's life

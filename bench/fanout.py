@@ -107,8 +107,8 @@ def main(argv=None) -> int:
     from bailanys.channels.sms.segments import segments
     from bailanys.outbox.models import OutboxMessage
     from bailanys.outbox.services import outbox_add
-    from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
-    from tests.fake_telegram import FakeTelegram
+    from tests.fakes.smsgate import SIGNING_KEY, FakeSmsGate
+    from tests.fakes.telegram import FakeTelegram
 
     call_command("migrate", verbosity=0)
     devnull = open(os.devnull, "w")  # noqa: SIM115  for the commands' chatter

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
 
     from bailanys.outbox.models import OutboxMessage
     from bailanys.outbox.services import outbox_add
-    from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
+    from tests.fakes.smsgate import SIGNING_KEY, FakeSmsGate
 
     call_command("migrate", verbosity=0)
     with FakeSmsGate() as one, FakeSmsGate() as two:

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
 
     from bailanys.outbox.models import OutboxMessage
     from bailanys.outbox.services import outbox_add
-    from tests.fake_telegram import FakeTelegram
+    from tests.fakes.telegram import FakeTelegram
 
     call_command("migrate", verbosity=0)
     with FakeTelegram() as fake:

@@ -16,8 +16,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
-from tests.fake_smsgate import fake_smsgate  # noqa: F401  fixtures for every test module
-from tests.fake_telegram import fake_telegram  # noqa: F401
+from tests.fakes.gammu import FakeGammu
+from tests.fakes.smsgate import SIGNING_KEY, FakeSmsGate
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.twilio import FakeTwilio
 
 _names = itertools.count(1)
 
@@ -204,6 +206,43 @@ class Browser:
 
 def html(response) -> str:
     return response.content.decode()
+
+
+# --- Fakes of the services Bailanys talks to (tests/fakes/) ---------------------
+
+
+@pytest.fixture
+def fake_smsgate(settings):
+    """An SMS Gateway for Android phone, with Bailanys' settings pointing at it."""
+    with FakeSmsGate() as fake:
+        settings.BAILANYS_SMSGATE_URL = fake.url
+        settings.BAILANYS_SMSGATE_USERNAME = fake.username
+        settings.BAILANYS_SMSGATE_PASSWORD = fake.password
+        settings.BAILANYS_SMSGATE_SIGNING_KEY = SIGNING_KEY
+        fake.signing_key = SIGNING_KEY
+        yield fake
+
+
+@pytest.fixture
+def fake_telegram(settings):
+    """A Telegram Bot API server, with Bailanys' settings pointing at it."""
+    with FakeTelegram() as fake:
+        settings.BAILANYS_TELEGRAM_API_URL = fake.url
+        settings.BAILANYS_TELEGRAM_BOT_TOKEN = fake.token
+        yield fake
+
+
+@pytest.fixture
+def fake_twilio():
+    """A Twilio Messages API; add it as a gateway with its url (see tests/test_sms_http.py)."""
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_gammu(tmp_path):
+    """A gammu-smsd FILES spool in a temporary folder."""
+    return FakeGammu(tmp_path / "spool")
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from tests.conftest import Api, Browser, make_account, status_token
-from tests.test_privacy_canary import hits_in
+from tests.helpers import hits_in
 
 CANARIES = (
     "Zyxauditname",

@@ -14,14 +14,13 @@ bytes are searched:
 - (c) the log records of the in-process run at DEBUG, and every SQL statement
   and parameter sent to the database.
 
-A hit is any canary in any of its encodings (see `canary_forms`).
+A hit is any canary in any of its encodings (see `canary_forms` in tests/helpers.py).
 """
 
 import base64
 import http.cookiejar
 import io
 import json
-import logging
 import os
 import re
 import shutil
@@ -48,6 +47,7 @@ from tests.conftest import (
     status_token,
     totp_code_from_page,
 )
+from tests.helpers import capture_everything, child_env, hits_in, log_text, migrated_sqlite
 
 # --- The canaries ------------------------------------------------------------
 
@@ -120,52 +120,13 @@ TEXT_CANARIES = (
 CANARIES = (*TEXT_CANARIES, *PHONE_FORMS)
 
 
-def _base64_inner(data: bytes) -> list[bytes]:
-    """The base64 characters that encode `data` alone, at each of the three alignments."""
-    found = []
-    for pad in range(3):
-        encoded = base64.b64encode(b"\0" * pad + data)
-        first = -(-8 * pad // 6)
-        last = (8 * (pad + len(data))) // 6
-        inner = encoded[first:last]
-        if len(inner) >= 8:
-            found.append(inner)
-    return found
-
-
-def canary_forms(canary: str) -> list[tuple[bytes, bool]]:
-    """What would betray `canary`: (bytes, whether case is ignored).
-
-    UTF-8 and JSON \\u escapes, ignoring the case of ASCII letters; base64 at
-    each alignment, exactly.
-    """
-    raw = canary.encode()
-    escaped = json.dumps(canary)[1:-1].encode()
-    forms = [(raw, raw.isascii()), (escaped, True)]
-    forms += [(inner, False) for inner in _base64_inner(raw)]
-    return forms
-
-
-def hits_in(blob: bytes, canaries=CANARIES) -> list[str]:
-    """The canaries found in `blob`."""
-    lowered = blob.lower()
-    return [
-        canary
-        for canary in canaries
-        if any(
-            (form.lower() in lowered) if fold else (form in blob)
-            for form, fold in canary_forms(canary)
-        )
-    ]
-
-
 def scan_files(paths) -> dict[str, list[str]]:
     """{file: canaries found} for every file under `paths` that holds one."""
     report = {}
     for path in paths:
         files = [p for p in Path(path).rglob("*") if p.is_file()] if path.is_dir() else [path]
         for file in files:
-            found = hits_in(file.read_bytes())
+            found = hits_in(file.read_bytes(), CANARIES)
             if found:
                 report[str(file)] = found
     return report
@@ -178,7 +139,7 @@ def report_scan(where: str, scanned_bytes: int, hits: dict) -> None:
 
 
 def report_blob(where: str, blob: bytes) -> None:
-    found = hits_in(blob)
+    found = hits_in(blob, CANARIES)
     report_scan(where, len(blob), {where: found} if found else {})
 
 
@@ -193,8 +154,8 @@ def test_the_scanner_finds_canaries_in_every_encoding():
         b"call 8 701 987 65 43",
         b"tel:+77019876543",
     ):
-        assert hits_in(blob), blob
-    assert hits_in(b"k1:abcdef:" + base64.b64encode(os.urandom(400))) == []
+        assert hits_in(blob, CANARIES), blob
+    assert hits_in(b"k1:abcdef:" + base64.b64encode(os.urandom(400)), CANARIES) == []
 
 
 # --- (b) and (c): the flow in this process ------------------------------------
@@ -257,21 +218,6 @@ def drive_in_process() -> list[str]:
     return [status_token(created), form_token]
 
 
-def capture_everything(caplog) -> None:
-    caplog.set_level(logging.DEBUG)
-    for name in ("django.request", "django.server", "django.db.backends", "bailanys"):
-        caplog.set_level(logging.DEBUG, logger=name)
-
-
-def log_text(caplog) -> bytes:
-    parts = [caplog.text]
-    for record in caplog.records:
-        parts.append(record.getMessage())
-        if record.exc_text:
-            parts.append(record.exc_text)
-    return "\n".join(parts).encode()
-
-
 @pytest.mark.usefixtures("_fast")
 @pytest.mark.django_db(transaction=True)
 def test_it_logs_no_canary_and_sends_the_database_only_ciphertext(caplog):
@@ -321,35 +267,6 @@ def test_it_leaves_no_canary_in_a_pg_dump(caplog):
 
 
 # --- (a) SQLite: `bailanys up` in a child process -------------------------------
-
-
-def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of an embedded installation: SQLite in `data_dir`, nothing inherited."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BAILANYS_")}
-    env.pop("DATABASE_URL", None)
-    env.update(BAILANYS_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-def migrated_sqlite(tmp_path_factory, data_dir: Path) -> Path:
-    """A data directory holding a migrated, empty database and no keys yet.
-
-    `bailanys migrate` runs once per session; each test gets a copy of its result.
-    """
-    template = tmp_path_factory.getbasetemp() / "bailanys-migrated"
-    database = template / "bailanys.sqlite3"
-    if not database.exists():
-        subprocess.run(
-            [bailanys_executable(), "migrate", "-v0"],
-            env=child_env(template),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    assert not (template / "master.keys").exists(), "migrating makes no keys"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(database, data_dir / database.name)
-    return data_dir
 
 
 class Web:
@@ -471,7 +388,7 @@ def scan_data_dir(data_dir: Path, token: str, when: str) -> set[str]:
     # Positive control: the rows are in the files (the status token is stored in clear).
     assert token.encode() in database
     assert database.count(b"k1:") >= 8, "sealed rows with wrapped data keys are there"
-    hits = {name: found for name, blob in contents.items() if (found := hits_in(blob))}
+    hits = {name: found for name, blob in contents.items() if (found := hits_in(blob, CANARIES))}
     print(f"\n[canary] data directory {when}: {sorted(contents)}")
     report_scan(
         f"SQLite data directory {when} ({len(files)} files)",

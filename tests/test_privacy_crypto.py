@@ -26,8 +26,16 @@ from bailanys.privacy.crypto import DecryptionError
 from bailanys.privacy.fields import SealedTextField, sealed_models
 from bailanys.privacy.keys import keyring
 from bailanys.relay.models import Request
-from tests.conftest import Api, Browser, make_account, request_body, status_token, submit
-from tests.test_privacy_canary import bailanys_executable, child_env, hits_in, migrated_sqlite
+from tests.conftest import (
+    Api,
+    Browser,
+    bailanys_executable,
+    make_account,
+    request_body,
+    status_token,
+    submit,
+)
+from tests.helpers import child_env, hits_in, migrated_sqlite
 
 commits = pytest.mark.django_db(transaction=True)
 

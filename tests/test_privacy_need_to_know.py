@@ -19,7 +19,7 @@ from django.urls import URLResolver, get_resolver
 
 from bailanys.accounts.models import User
 from tests.conftest import Api, Browser, make_account, run_cli, status_token
-from tests.test_privacy_canary import hits_in
+from tests.helpers import hits_in
 
 SKIPPED = {"i18n/": "Django's set_language: no data, only a redirect"}
 

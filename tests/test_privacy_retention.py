@@ -17,9 +17,8 @@ from django.db import connection
 from django.test import Client
 
 from bailanys.privacy.models import RetentionTally
-from bailanys.relay.models import Case
 from tests.conftest import Api, Browser, html, login_coordinator, make_account, status_token, submit
-from tests.test_privacy_canary import hits_in
+from tests.helpers import hits_in
 
 # The worker closes database connections between tasks: tests that run it commit.
 commits = pytest.mark.django_db(transaction=True)
@@ -136,20 +135,24 @@ def test_an_open_case_is_kept_at_59_days_and_purged_at_61(purge):
 @commits
 def test_a_case_extended_by_a_coordinator_survives_the_purge_until_the_extension_ends():
     _name, _password, token = make_account()
+    coordinator_name, coordinator_password, _token = make_account("coordinator")
     with time_machine.travel(START, tick=False) as clock:
         closed = ask("+77015550101", tag="x")
         close(Api(token))
         still_open = ask("+77015550102", tag="y")
-        # Stands in for the coordinator's extension, which has no service yet (see the
-        # xfail below): what it must leave in the database is retain_until in the future.
-        Case.objects.filter(pk__in=[closed["case_id"], still_open["case_id"]]).update(
-            retain_until=START + timedelta(days=90)
-        )
+        coordinator = Browser()
+        login_coordinator(coordinator, coordinator_name, coordinator_password)
+        until = (START + timedelta(days=90)).date()  # 31 May, kept to its last second
+        for created in (closed, still_open):
+            form = {"case_id": created["case_id"], "until": until.isoformat(), "reason": "court"}
+            kept = coordinator.post("/console/retain/", form, follow=True)
+            assert f"The case will be kept until {until.isoformat()}." in html(kept)
+        # Past both limits: 14 days after closing, 60 days for any case.
         clock.shift(timedelta(days=61))
         assert purge_command().strip() == "Purged 0 cases and 0 requests."
         assert status_code(closed) == 200
         assert status_code(still_open) == 200
-        clock.shift(timedelta(days=30))
+        clock.shift(timedelta(days=30))  # 1 June: the extension has ended
         assert purge_command().strip() == "Purged 2 cases and 2 requests."
         assert status_code(closed) == 404
         assert status_code(still_open) == 404

@@ -26,7 +26,7 @@ from bailanys.channels.models import SmsDelivery, SmsGateway
 from bailanys.outbox.models import OutboxMessage
 from tests.conftest import outbox_drain as deliver
 from tests.conftest import run_cli
-from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
+from tests.fakes.smsgate import SIGNING_KEY, FakeSmsGate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -308,7 +308,7 @@ def test_unknown_or_broken_events_are_answered_200(fake_smsgate):
         assert post(body, headers).status_code == 200
     body = b"not json"
     stamp = str(int(time.time()))
-    from tests.fake_smsgate import sign
+    from tests.fakes.smsgate import sign
 
     response = post(body, {"X-Signature": sign(SIGNING_KEY, body, stamp), "X-Timestamp": stamp})
     assert response.status_code == 200
@@ -381,7 +381,7 @@ def test_sms_leaves_no_canary_in_sql_or_logs(fake_smsgate, caplog):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.test_privacy_canary import capture_everything, hits_in, log_text
+    from tests.helpers import capture_everything, hits_in, log_text
 
     capture_everything(caplog)
     with CaptureQueriesContext(connection) as queries:

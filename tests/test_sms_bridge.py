@@ -218,7 +218,7 @@ def test_a_wrong_pin_verifies_nothing(fake_smsgate):
 
 def test_coordinators_choose_the_bridged_kinds_and_add_gateways_in_the_console(fake_smsgate):
     from tests.conftest import Browser, login_coordinator, make_account
-    from tests.fake_smsgate import FakeSmsGate
+    from tests.fakes.smsgate import FakeSmsGate
 
     username, password, _token = make_account("coordinator")
     browser = Browser()

@@ -22,8 +22,8 @@ from bailanys.channels.sms import gammu
 from bailanys.channels.sms.models import SmsInbound
 from bailanys.outbox.models import OutboxMessage
 from tests.conftest import Api, make_account, run_cli
-from tests.fake_gammu import FakeGammu, fake_gammu  # noqa: F401  the fixture
-from tests.fake_smsgate import SIGNING_KEY, FakeSmsGate
+from tests.fakes.gammu import FakeGammu
+from tests.fakes.smsgate import SIGNING_KEY, FakeSmsGate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,7 +56,7 @@ def add_modem(fake: FakeGammu, name: str = "modem") -> SmsGateway:
 
 
 @pytest.fixture
-def modem(fake_gammu) -> SmsGateway:  # noqa: F811
+def modem(fake_gammu) -> SmsGateway:
     return add_modem(fake_gammu)
 
 
@@ -85,7 +85,7 @@ RECEIVED = "Received. A volunteer will call them. We will text you the answer."
 
 
 def test_an_sms_request_becomes_a_case_and_the_answer_leaves_through_the_modem(
-    fake_gammu,  # noqa: F811
+    fake_gammu,
     modem,
     caplog,
 ):
@@ -132,7 +132,7 @@ def test_an_sms_request_becomes_a_case_and_the_answer_leaves_through_the_modem(
         assert secret not in logged
 
 
-def test_a_failed_sms_is_reported_failed(fake_gammu, modem):  # noqa: F811
+def test_a_failed_sms_is_reported_failed(fake_gammu, modem):
     fake_gammu.receive(MUM, "HELP", fmt="standard")  # InboxFormat = standard: UTF-8
     cycle()
     assert len(fake_gammu.waiting()) == 1
@@ -142,7 +142,7 @@ def test_a_failed_sms_is_reported_failed(fake_gammu, modem):  # noqa: F811
     assert list((fake_gammu.path("error") / "reported").iterdir())
 
 
-def test_a_two_part_sms_is_joined(fake_gammu, modem):  # noqa: F811
+def test_a_two_part_sms_is_joined(fake_gammu, modem):
     text = "Позвоните пожалуйста моей маме Гульнаре, 8 701 234 56 78, она в Алматы, узнайте как она"
     names = fake_gammu.receive("+77019998877", text, parts=2)
     assert [n[-7:] for n in names] == ["_00.txt", "_01.txt"]
@@ -157,7 +157,7 @@ def test_a_two_part_sms_is_joined(fake_gammu, modem):  # noqa: F811
     assert Api(token).post("/claims").json()["recipient_phone"] == MUM
 
 
-def test_a_file_smsd_is_still_writing_waits_for_the_next_poll(fake_gammu, modem):  # noqa: F811
+def test_a_file_smsd_is_still_writing_waits_for_the_next_poll(fake_gammu, modem):
     fake_gammu.receive(MUM, "HELP", settled=False)
     assert gammu.poll(modem)["received"] == 0
     with time_machine.travel(timezone.now() + timedelta(seconds=10)):
@@ -165,7 +165,7 @@ def test_a_file_smsd_is_still_writing_waits_for_the_next_poll(fake_gammu, modem)
         assert gammu.poll(modem)["received"] == 0
 
 
-def test_the_same_message_sent_again_is_one_file(fake_gammu, modem):  # noqa: F811
+def test_the_same_message_sent_again_is_one_file(fake_gammu, modem):
     first = gammu.send(modem, MUM, "Привет", idempotency_key="k-1")
     assert gammu.send(modem, MUM, "Привет", idempotency_key="k-1") == first
     fake_gammu.deliver_outbox()
@@ -175,7 +175,7 @@ def test_the_same_message_sent_again_is_one_file(fake_gammu, modem):  # noqa: F8
     assert [m["name"] for m in fake_gammu.waiting()] == [other]
 
 
-def test_an_outbox_file_left_too_long_marks_the_modem_stale(fake_gammu, modem, settings):  # noqa: F811
+def test_an_outbox_file_left_too_long_marks_the_modem_stale(fake_gammu, modem, settings):
     fake_gammu.receive(MUM, "HELP")
     cycle()
     assert len(fake_gammu.waiting()) == 1  # SMSD does not take it: the modem hangs
@@ -195,7 +195,7 @@ def test_an_outbox_file_left_too_long_marks_the_modem_stale(fake_gammu, modem, s
     assert modem.stale_since is None
 
 
-def test_a_missing_spool_fails_over_to_another_gateway(fake_gammu, modem):  # noqa: F811
+def test_a_missing_spool_fails_over_to_another_gateway(fake_gammu, modem):
     with FakeSmsGate() as phone:
         out = io.StringIO()
         call_command(
@@ -228,7 +228,7 @@ def test_a_missing_spool_fails_over_to_another_gateway(fake_gammu, modem):  # no
     assert SmsDelivery.objects.get().gateway.name == "phone"
 
 
-def test_one_broken_modem_does_not_stop_the_others(fake_gammu, tmp_path, caplog):  # noqa: F811
+def test_one_broken_modem_does_not_stop_the_others(fake_gammu, tmp_path, caplog):
     gone = FakeGammu(tmp_path / "gone")
     add_modem(gone, "gone")
     shutil.rmtree(gone.path("inbox"))
@@ -248,7 +248,7 @@ def test_one_broken_modem_does_not_stop_the_others(fake_gammu, tmp_path, caplog)
     assert "7012345678" not in caplog.text and "7015550000" not in caplog.text
 
 
-def test_parts_left_behind_by_a_crash_are_not_read_again(fake_gammu, modem):  # noqa: F811
+def test_parts_left_behind_by_a_crash_are_not_read_again(fake_gammu, modem):
     names = fake_gammu.receive(MUM, "Позвоните маме Гульнаре 8 701 234 56 78", parts=2)
     handled = fake_gammu.path("inbox") / "handled"
     handled.mkdir()

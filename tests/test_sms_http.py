@@ -28,7 +28,7 @@ from bailanys.channels.sms.twilio import signature_valid
 from bailanys.outbox.models import OutboxMessage
 from tests.conftest import Api, make_account, run_cli
 from tests.conftest import outbox_drain as deliver
-from tests.fake_twilio import FakeTwilio, fake_twilio, sign  # noqa: F401  the fixture
+from tests.fakes.twilio import FakeTwilio, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,7 +70,7 @@ def add_gateway(fake: FakeTwilio, name: str = "twilio") -> SmsGateway:
 
 
 @pytest.fixture
-def twilio(fake_twilio):  # noqa: F811
+def twilio(fake_twilio):
     add_gateway(fake_twilio)
     return fake_twilio
 

@@ -345,7 +345,7 @@ def test_telegram_leaves_no_canary_in_sql_or_logs(fake_telegram, caplog):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.test_privacy_canary import capture_everything, hits_in, log_text
+    from tests.helpers import capture_everything, hits_in, log_text
 
     fake = fake_telegram
     capture_everything(caplog)

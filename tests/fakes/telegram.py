@@ -7,17 +7,15 @@ is recorded, incoming updates are queued by the test, and errors (429, 403, ...)
 Standard library only.
 """
 
-import bisect
 import itertools
 import json
 import threading
 import time
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-import pytest
+from tests.fakes.base import FakeHttpService, read_json
 
 TEST_TOKEN = "123456:TEST-token"
 BOT_USER = {
@@ -70,63 +68,36 @@ def _error(status, description=None, retry_after=None):
     return status, body
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        self._answer()
-
-    def do_POST(self):
-        self._answer()
-
-    def _params(self, query):
-        params = {k: _decode(v) for k, v in parse_qsl(query)}
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        ctype = self.headers.get("Content-Type", "")
-        if body and ctype.startswith("application/json"):
-            params.update(json.loads(body))
-        elif body and ctype.startswith("application/x-www-form-urlencoded"):
-            params.update((k, _decode(v)) for k, v in parse_qsl(body.decode()))
-        elif body and ctype.startswith("multipart/form-data"):
-            head = f"Content-Type: {ctype}\r\n\r\n".encode()
-            for part in BytesParser(policy=HTTP).parsebytes(head + body).iter_parts():
-                name = part.get_param("name", header="content-disposition")
-                payload = part.get_payload(decode=True)
-                params[name] = payload if part.get_filename() else _decode(payload)
-        return params
-
-    def _answer(self):
-        received = time.monotonic()
-        url = urlsplit(self.path)
-        token, _, method = url.path.removeprefix("/bot").partition("/")
-        if not url.path.startswith("/bot"):
-            token = None
-        params = self._params(url.query)
-        status, body = self.server.fake._call(token, method, params, received)
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+def _params(query: str, headers, raw: bytes) -> dict:
+    """A Bot API call's parameters: from the query string and a JSON, form or multipart body."""
+    params = {k: _decode(v) for k, v in parse_qsl(query)}
+    ctype = headers.get("Content-Type", "")
+    if raw and ctype.startswith("application/json"):
+        body = read_json(raw)
+        if isinstance(body, dict):
+            params.update(body)
+    elif raw and ctype.startswith("application/x-www-form-urlencoded"):
+        params.update((k, _decode(v)) for k, v in parse_qsl(raw.decode()))
+    elif raw and ctype.startswith("multipart/form-data"):
+        head = f"Content-Type: {ctype}\r\n\r\n".encode()
+        for part in BytesParser(policy=HTTP).parsebytes(head + raw).iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            params[name] = payload if part.get_filename() else _decode(payload)
+    return params
 
 
-class FakeTelegram:
+class FakeTelegram(FakeHttpService):
     """A fake Bot API server at ``url``; bots use ``base_url=fake.url + "/bot"``."""
 
     def __init__(self, token: str = TEST_TOKEN):
+        super().__init__()
         self.token = token
-        self.url = ""
-        self.calls: list[dict] = []
         self.webhook: dict = {}
-        self._cond = threading.Condition()
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
-        self._failures: list[dict] = []
-        self._server = None
         handlers = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
@@ -139,27 +110,6 @@ class FakeTelegram:
             "getUpdates": self._get_updates,
         }
         self._methods = {name.lower(): (name, handler) for name, handler in handlers.items()}
-
-    # Lifecycle
-
-    def start(self, port: int = 0) -> "FakeTelegram":
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.fake = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeTelegram":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # What tests look at
 
@@ -224,19 +174,27 @@ class FakeTelegram:
         """The next ``count`` calls of ``method`` (to ``chat_id`` only, if given) fail."""
         if status == 429 and retry_after is None:
             retry_after = 1
-        with self._cond:
-            self._failures.append(
-                {
-                    "method": method.lower(),
-                    "error": _error(status, description, retry_after),
-                    "count": count,
-                    "chat_id": chat_id,
-                }
-            )
+        self._add_failure(
+            {
+                "method": method.lower(),
+                "error": _error(status, description, retry_after),
+                "count": count,
+                "chat_id": chat_id,
+            }
+        )
 
     # The server side
 
+    def handle(self, method, target, headers, raw, received):
+        url = urlsplit(target)
+        token, _, api_method = url.path.removeprefix("/bot").partition("/")
+        if not url.path.startswith("/bot"):
+            token = None
+        status, body = self._call(token, api_method, _params(url.query, headers, raw), received)
+        return status, body, {}
+
     def _call(self, token, method, params, received):
+        """``(status, body)`` for Bot API ``method`` called with ``token``; recorded."""
         name, handler = self._methods.get(method.lower(), (method, None))
         if token != self.token:
             answer = _error(401)
@@ -244,23 +202,18 @@ class FakeTelegram:
             answer = _error(404)
         else:
             answer = self._injected(name, params) or handler(params)
-        with self._cond:
-            call = {"method": name, "params": params, "t": received, "status": answer[0]}
-            bisect.insort(self.calls, call, key=lambda c: c["t"])
+        self._record({"method": name, "params": params, "t": received, "status": answer[0]})
         return answer
 
     def _injected(self, name, params):
-        with self._cond:
-            for rule in self._failures:
-                to = rule["chat_id"]
-                if rule["method"] != name.lower():
-                    continue
-                if to is None or str(to) == str(params.get("chat_id")):
-                    rule["count"] -= 1
-                    if rule["count"] <= 0:
-                        self._failures.remove(rule)
-                    return rule["error"]
-        return None
+        def matches(rule):
+            to = rule["chat_id"]
+            if rule["method"] != name.lower():
+                return False
+            return to is None or str(to) == str(params.get("chat_id"))
+
+        rule = self._take_failure(matches)
+        return rule["error"] if rule else None
 
     def _true(self, params):
         return 200, {"ok": True, "result": True}
@@ -312,14 +265,6 @@ class FakeTelegram:
                 self._cond.wait_for(lambda: self._updates, timeout)
             result = self._updates[: max(1, min(limit, 100))]
         return 200, {"ok": True, "result": result}
-
-
-@pytest.fixture
-def fake_telegram(settings):
-    with FakeTelegram() as fake:
-        settings.BAILANYS_TELEGRAM_API_URL = fake.url
-        settings.BAILANYS_TELEGRAM_BOT_TOKEN = fake.token
-        yield fake
 
 
 def chat_by_hand(port: int) -> None:

@@ -16,8 +16,6 @@ Failures can be injected: ``fail_next`` (an error status, or 0 to drop the conne
 (hang without answering) and ``delay``. Standard library only.
 """
 
-import base64
-import bisect
 import hashlib
 import hmac
 import json
@@ -27,10 +25,9 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
-import pytest
+from tests.fakes.base import FakeHttpService, basic_auth_matches, read_json
 
 USERNAME = "bailanys"
 PASSWORD = "gate-pass"
@@ -79,39 +76,7 @@ def _aggregate(states: list[str]) -> str:
     return "Sent"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        self._answer()
-
-    def do_POST(self):
-        self._answer()
-
-    def _answer(self):
-        received = time.monotonic()
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        answer = self.server.fake._call(self.command, self.path, self.headers, raw, received)
-        if answer is None:  # dropped: no answer at all
-            self.close_connection = True
-            return
-        status, body, headers = answer
-        data = json.dumps(body).encode() if body is not None else b""
-        try:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            if body is not None:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
-            pass
-
-
-class FakeSmsGate:
+class FakeSmsGate(FakeHttpService):
     """A fake SMS Gateway for Android local server at ``url`` (no trailing slash).
 
     ``outbox`` lists accepted messages (id, text, phoneNumbers, simNumber, withDeliveryReport,
@@ -129,49 +94,27 @@ class FakeSmsGate:
         device_id: str = "dev-1",
         sims: int = 1,
     ):
+        super().__init__()
         self.username = username
         self.password = password
         self.device_id = device_id
         self.sims = sims
-        self.url = ""
         self.webhook_url = ""
         self.signing_key: str | None = SIGNING_KEY
         self.delay = 0.0
-        self.calls: list[dict] = []
         self.outbox: list[dict] = []
         self.webhooks: list[dict] = []
         self.messages: dict[str, dict] = {}
-        self._cond = threading.Condition()
-        self._failures: list[dict] = []
         self._silent = False
         self._released = threading.Event()
         self._released.set()
         self._stopped = False
         self._sim_numbers: dict[str, int | None] = {}
-        self._server = None
-
-    # Lifecycle
-
-    def start(self, port: int = 0) -> "FakeSmsGate":
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.fake = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
 
     def stop(self) -> None:
         self._stopped = True
         self._released.set()  # hanging requests end without an answer
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeSmsGate":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        super().stop()
 
     # Failure modes
 
@@ -205,16 +148,15 @@ class FakeSmsGate:
         """The next ``count`` authorized requests (``POST`` by default; any if ``method`` is
         None) fail with ``status`` and ``{"message": ...}``; status 0 closes the connection
         without an answer. Nothing is queued."""
-        with self._cond:
-            self._failures.append(
-                {
-                    "status": status,
-                    "count": count,
-                    "message": message or f"Error {status}",
-                    "retry_after": retry_after,
-                    "method": method.upper() if method else None,
-                }
-            )
+        self._add_failure(
+            {
+                "status": status,
+                "count": count,
+                "message": message or f"Error {status}",
+                "retry_after": retry_after,
+                "method": method.upper() if method else None,
+            }
+        )
 
     # What tests look at
 
@@ -470,25 +412,11 @@ class FakeSmsGate:
 
     # The server side
 
-    def _authorized(self, headers) -> bool:
-        scheme, _, value = (headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except ValueError:
-            return False
-        return hmac.compare_digest(f"{user}:{password}", f"{self.username}:{self.password}")
-
-    def _call(self, method, target, headers, raw, received):
+    def handle(self, method, target, headers, raw, received):
         path = unquote(urlsplit(target).path).rstrip("/") or "/"
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode(errors="replace")
+        body = read_json(raw)
         call = {"method": method, "path": path, "body": body, "status": None, "t": received}
-        with self._cond:
-            bisect.insort(self.calls, call, key=lambda c: c["t"])
+        self._record(call)
         if not self._released.is_set() and (not self._released.wait(HANG_TIMEOUT) or self._stopped):
             return None
         if self.delay:
@@ -504,10 +432,10 @@ class FakeSmsGate:
         base, _, message_id = path.rpartition("/")
         if path not in MESSAGE_PATHS and base not in MESSAGE_PATHS:
             return 404, {"message": "Not Found"}, {}
-        if not self._authorized(headers):
+        if not basic_auth_matches(headers, self.username, self.password):
             realm = {"WWW-Authenticate": 'Basic realm="Access to SMS Gateway", charset=UTF-8'}
             return 401, {"message": "Unauthorized"}, realm
-        failure = self._injected(method)
+        failure = self._take_failure(lambda rule: rule["method"] in (None, method))
         if failure:
             if failure["status"] == 0:
                 return None
@@ -519,16 +447,6 @@ class FakeSmsGate:
             stored = self.message(message_id)
             return (200, stored, {}) if stored else (404, {"message": "Message not found"}, {})
         return 405, {"message": "Method Not Allowed"}, {}
-
-    def _injected(self, method):
-        with self._cond:
-            for rule in self._failures:
-                if rule["method"] in (None, method):
-                    rule["count"] -= 1
-                    if rule["count"] <= 0:
-                        self._failures.remove(rule)
-                    return rule
-        return None
 
     def _post_message(self, raw, received):
         def bad(message):
@@ -596,17 +514,6 @@ class FakeSmsGate:
         if sim is not None and sim > self.sims:
             self.set_state(message_id, "Failed", error=f"Can't send message: SIM {sim} not found")
         return 202, stored, {}
-
-
-@pytest.fixture
-def fake_smsgate(settings):
-    with FakeSmsGate() as fake:
-        settings.BAILANYS_SMSGATE_URL = fake.url
-        settings.BAILANYS_SMSGATE_USERNAME = fake.username
-        settings.BAILANYS_SMSGATE_PASSWORD = fake.password
-        settings.BAILANYS_SMSGATE_SIGNING_KEY = SIGNING_KEY
-        fake.signing_key = SIGNING_KEY
-        yield fake
 
 
 def phone_by_hand(port: int, webhook: str) -> None:

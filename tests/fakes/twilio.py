@@ -22,19 +22,15 @@ Failures can be injected with ``fail_next`` (an error status, or 0 to drop the c
 """
 
 import base64
-import bisect
 import hashlib
 import hmac
-import json
 import re
 import secrets
-import threading
 import time
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pytest
+from tests.fakes.base import FakeHttpService, basic_auth_matches
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "token"
@@ -85,38 +81,7 @@ def _error(status: int, code: int, message: str | None = None) -> tuple[int, dic
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-    def do_GET(self):
-        self._answer()
-
-    def do_POST(self):
-        self._answer()
-
-    def _answer(self):
-        received = time.monotonic()
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        answer = self.server.fake._call(self.command, self.path, self.headers, raw, received)
-        if answer is None:  # dropped: no answer at all
-            self.close_connection = True
-            return
-        status, body, headers = answer
-        data = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
-            pass
-
-
-class FakeTwilio:
+class FakeTwilio(FakeHttpService):
     """A fake Twilio Messages API at ``url`` (no trailing slash): use it as the gateway's url.
 
     ``outbox`` lists created messages (sid, to, from, body, status_callback, form, t); ``calls``
@@ -124,44 +89,21 @@ class FakeTwilio:
     of its arrival; ``messages`` the Message resources by sid.
     """
 
+    content_type = "application/json; charset=utf-8"
+
     def __init__(
         self,
         account_sid: str = ACCOUNT_SID,
         auth_token: str = AUTH_TOKEN,
         from_number: str = FROM_NUMBER,
     ):
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_number = from_number
-        self.url = ""
         self.delay = 0.0
-        self.calls: list[dict] = []
         self.outbox: list[dict] = []
         self.messages: dict[str, dict] = {}
-        self._cond = threading.Condition()
-        self._failures: list[dict] = []
-        self._server = None
-
-    # Lifecycle
-
-    def start(self, port: int = 0) -> "FakeTwilio":
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.fake = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeTwilio":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # Failure modes
 
@@ -178,16 +120,15 @@ class FakeTwilio:
         None) fail with ``status`` and Twilio's error body (``code`` defaults to 20429 for 429,
         20003 for 401, 20500 otherwise); status 0 closes the connection without an answer.
         Nothing is created."""
-        with self._cond:
-            self._failures.append(
-                {
-                    "status": status,
-                    "count": count,
-                    "code": code or {429: 20429, 401: 20003}.get(status, 20500),
-                    "message": message,
-                    "method": method.upper() if method else None,
-                }
-            )
+        self._add_failure(
+            {
+                "status": status,
+                "count": count,
+                "code": code or {429: 20429, 401: 20003}.get(status, 20500),
+                "message": message,
+                "method": method.upper() if method else None,
+            }
+        )
 
     # What tests look at
 
@@ -267,25 +208,12 @@ class FakeTwilio:
 
     # The server side
 
-    def _authorized(self, headers) -> bool:
-        scheme, _, value = (headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except ValueError:
-            return False
-        return hmac.compare_digest(
-            f"{user}:{password}".encode(), f"{self.account_sid}:{self.auth_token}".encode()
-        )
-
-    def _call(self, method, target, headers, raw, received):
+    def handle(self, method, target, headers, raw, received):
         path = unquote(urlsplit(target).path)
         pairs = parse_qs(raw.decode(errors="replace"), keep_blank_values=True)
         form = {name: values[-1] for name, values in pairs.items()}
         call = {"method": method, "path": path, "form": form, "status": None, "t": received}
-        with self._cond:
-            bisect.insort(self.calls, call, key=lambda c: c["t"])
+        self._record(call)
         if self.delay:
             time.sleep(self.delay)
         answer = self._route(method, path, headers, form, received)
@@ -297,12 +225,12 @@ class FakeTwilio:
         prefix = f"{API}/Accounts/"
         if not path.startswith(prefix):
             return _error(404, 20404)
-        if not self._authorized(headers):
+        if not basic_auth_matches(headers, self.account_sid, self.auth_token):
             return _error(401, 20003)
         account, _, rest = path[len(prefix) :].partition("/")
         if account != self.account_sid:
             return _error(404, 20404)
-        failure = self._injected(method)
+        failure = self._take_failure(lambda rule: rule["method"] in (None, method))
         if failure:
             if failure["status"] == 0:
                 return None
@@ -315,16 +243,6 @@ class FakeTwilio:
                 stored = self.messages.get(found.group(1))
                 return (200, dict(stored), {}) if stored else _error(404, 20404)
         return _error(405, 20004, "Method not allowed")
-
-    def _injected(self, method):
-        with self._cond:
-            for rule in self._failures:
-                if rule["method"] in (None, method):
-                    rule["count"] -= 1
-                    if rule["count"] <= 0:
-                        self._failures.remove(rule)
-                    return rule
-        return None
 
     def _create(self, form, received):
         to, sender, body = form.get("To"), form.get("From"), form.get("Body")
@@ -378,9 +296,3 @@ class FakeTwilio:
             )
             self._cond.notify_all()
         return 201, dict(resource), {}
-
-
-@pytest.fixture
-def fake_twilio():
-    with FakeTwilio() as fake:
-        yield fake

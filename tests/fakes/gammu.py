@@ -23,8 +23,6 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 FOLDERS = ("inbox", "outbox", "sent", "error")
 
 
@@ -124,8 +122,3 @@ class FakeGammu:
         ucs2 = text.encode("utf-16-be")
         length = len(text.encode("utf-8")) * 2
         return b"\xfe\xff" + ucs2.ljust(length, b"\x00")[:length]
-
-
-@pytest.fixture
-def fake_gammu(tmp_path):
-    yield FakeGammu(tmp_path / "spool")
