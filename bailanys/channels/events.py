@@ -68,6 +68,12 @@ def subscribe(event_type: type, handler: Callable[[Any], Any]) -> None:
         handlers.append(handler)
 
 
+def unsubscribe(event_type: type, handler: Callable[[Any], Any]) -> None:
+    handlers = _HANDLERS.get(event_type, [])
+    if handler in handlers:
+        handlers.remove(handler)
+
+
 def emit(event: Event) -> Any:
     """Hand an event to every handler of its type; returns the last non-None answer."""
     answer = None

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
+from bailanys.channels.events import Heartbeat, emit
 from bailanys.channels.sms.models import SmsGateway
 
 ENV_NAME = "env"
@@ -68,9 +69,14 @@ def send_order(to_e164: str, segments: int) -> list[SmsGateway]:
 
 
 def gateway_heard(gateway: SmsGateway, **health) -> None:
-    """The gateway spoke (a heartbeat, a report, a received SMS): it is not stale."""
+    """The gateway spoke (a heartbeat, a report, a received SMS): it is not stale.
+
+    Emitted as a Heartbeat event (battery and network when it told them), for whoever
+    watches which gateways work (the shutdown's state).
+    """
     fields = {"last_seen_at": timezone.now(), "stale_since": None, **health}
     SmsGateway.objects.filter(pk=gateway.pk).update(**fields)
+    emit(Heartbeat(channel="sms", gateway_id=gateway.pk, details=health))
 
 
 def gateway_failed(gateway: SmsGateway) -> None:
