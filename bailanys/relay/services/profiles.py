@@ -9,7 +9,10 @@ def profile_of(user: User) -> VolunteerProfile:
     try:
         return user.relay_profile
     except VolunteerProfile.DoesNotExist:
-        return VolunteerProfile(user=user)
+        # Kept on the user object like a loaded row: asking again costs no query.
+        profile = VolunteerProfile(user=user)
+        user._state.fields_cache["relay_profile"] = profile
+        return profile
 
 
 def profile_set(user: User | int, **fields) -> None:
