@@ -49,7 +49,7 @@ only, from the database and the fake's log:
 * every other message the bot sent (the two answers in each chat) reached it once.
 
 A worker killed after the fake accepted a message but before the row was marked sent
-leaves it "sending"; after SEND_LEASE (2 minutes, bailanys/channels/services.py) another
+leaves it "sending"; after SEND_LEASE (2 minutes, bailanys/outbox/services.py) another
 worker sends it again. Telegram has no idempotency key to pass, so that is a duplicate:
 the JSON counts them ("delivered_twice") and the run fails if there are any.
 """
