@@ -1,13 +1,13 @@
-"""What gateways tell us: received SMS, delivery reports, heartbeats, as typed events.
+"""What every kind of SMS gateway tells us, after its own webhook or spool was read:
+received SMS and delivery reports, as typed events.
 
-Every webhook is authenticated first (the signature names the gateway), then
-deduplicated on the event's own id. sms-gate.app also delivers the same SMS
-twice with new event ids a few seconds apart, so the same text from the same
-number through the same gateway within BAILANYS_SMS_DUPLICATE_SECONDS is one
-SMS; a real repeat later is kept. Parts of a long SMS that arrive one by one
-are joined before anything reads them. What a text means is not decided here: the whole
-text is emitted as a TextReceived event (bailanys.channels.events) and conversations act
-on it.
+A gateway's driver authenticates what it hears (``smsgate/webhook.py``,
+``twilio/views.py``, the modem's spool in ``gammu/``) and hands it here. sms-gate.app
+delivers the same SMS twice with new event ids a few seconds apart, so the same text from
+the same number through the same gateway within BAILANYS_SMS_DUPLICATE_SECONDS is one
+SMS; a real repeat later is kept. Parts of a long SMS that arrive one by one are joined
+before anything reads them. What a text means is not decided here: the whole text is
+emitted as a TextReceived event (bailanys.channels.events) and conversations act on it.
 """
 
 import logging
