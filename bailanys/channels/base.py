@@ -36,5 +36,9 @@ class Channel(Sender):
         raise NotImplementedError
 
     def verify_webhook(self, request: HttpRequest) -> bool:
-        """True when an inbound request really comes from the provider."""
+        """True when an inbound request really comes from the provider.
+
+        For a channel with one webhook (Telegram). SMS gateways each sign their own way,
+        so each SMS driver checks its webhook (smsgate/webhook.py, twilio/views.py).
+        """
         return False

@@ -70,6 +70,21 @@ class RequestStatus:
         return status_label(self.status)
 
 
+def status_of(request: Request, case: Case) -> str:
+    """Where a request stands, as its requester is shown it (status_label words it)."""
+    if request.withdrawn_at is not None:
+        return "withdrawn"
+    if case.state == CaseState.CLOSED:
+        if case.resolution == "self_reported" and request.pin_verified_at is not None:
+            return "self_reported_pin"
+        return case.resolution
+    if case.state == CaseState.CLAIMED:
+        return Status.CALLING
+    if case.state == CaseState.ESCALATED:
+        return Status.ESCALATED
+    return Status.RETRYING if case.failed_calls else Status.WAITING
+
+
 def request_status(*, token: str, http_request: HttpRequest | None = None) -> RequestStatus:
     """The status behind a status link. Only this request's own data, nothing of others."""
     if not STATUS_TOKEN.fullmatch(token or ""):
@@ -87,20 +102,10 @@ def request_status(*, token: str, http_request: HttpRequest | None = None) -> Re
     case = request.case
     attempts = case.attempts.exclude(outcome="escalate").count()
     reply = ""
-    if request.withdrawn_at is not None:
-        status = "withdrawn"
-    elif case.state == CaseState.CLOSED:
-        status = case.resolution
-        if status == "self_reported" and request.pin_verified_at is not None:
-            status = "self_reported_pin"
+    status = status_of(request, case)
+    if request.withdrawn_at is None and case.state == CaseState.CLOSED:
         last = case.attempts.order_by("-created_at").first()
         reply = last.reply if last is not None and case.resolution != "unreachable" else ""
-    elif case.state == CaseState.CLAIMED:
-        status = Status.CALLING
-    elif case.state == CaseState.ESCALATED:
-        status = Status.ESCALATED
-    else:
-        status = Status.RETRYING if case.failed_calls else Status.WAITING
     notifications = [
         message.body
         for message in OutboxMessage.objects.filter(
@@ -349,16 +354,7 @@ def requests_for_contact(*, channel: str, contact: str, limit: int = 10) -> list
     out = []
     for request in found:
         case = request.case
-        if request.withdrawn_at is not None:
-            status = "withdrawn"
-        elif case.state == CaseState.CLOSED:
-            status = case.resolution
-        elif case.state == CaseState.CLAIMED:
-            status = Status.CALLING
-        elif case.state == CaseState.ESCALATED:
-            status = Status.ESCALATED
-        else:
-            status = Status.RETRYING if case.failed_calls else Status.WAITING
+        status = status_of(request, case)
         out.append(
             OwnRequest(
                 request_id=request.pk,

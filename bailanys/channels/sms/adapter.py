@@ -1,6 +1,5 @@
 """The SMS channel behind the channel interface: spread over the SIM pool, within limits."""
 
-from django.http import HttpRequest
 from django.utils import timezone
 
 from bailanys import phones
@@ -87,8 +86,3 @@ class SmsChannel(Channel):
         if soonest is not None:
             raise ChannelBusy(soonest, "every SIM is at its rate limit")
         raise ChannelError("no SMS gateway answered")
-
-    def verify_webhook(self, request: HttpRequest) -> bool:
-        from bailanys.channels.sms.smsgate.webhook import webhook_gateway
-
-        return webhook_gateway(request) is not None
