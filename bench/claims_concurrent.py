@@ -534,7 +534,7 @@ def load_template(*, cases: int, volunteers: int, loader: str, seed: int) -> dic
                         message="Please call and check that they are all right.",
                         kind=Kind.WELFARE_CHECK,
                         urgent=bool(case.priority),
-                        status_token=secrets.token_urlsafe(24),
+                        status_key=secrets.token_hex(32),
                     )
                     for case, requester in zip(made_cases, requesters, strict=True)
                 )

@@ -165,7 +165,7 @@ TABLES = {
     "contact_key",
     "relay_request": (
         "id, uid, data_key, recipient_name, recipient_city, message, kind, urgent, flag, "
-        "status_token, idempotency_key, payload_digest, created_at, case_id, requester_id, "
+        "status_key, idempotency_key, payload_digest, created_at, case_id, requester_id, "
         "withdrawn_at, checkin_pin_hash, pin_verified_at, origin_case_id"
     ),
     "relay_claim": "id, started_at, expires_at, ended_at, end_reason, case_id, volunteer_id",
@@ -505,7 +505,7 @@ class Fixture:
             )
             out["relay_request"].append(
                 f"{request_id}\t{uid}\t{key}\t{s_name}\t{s_city}\t{s_message}\t{kind}\t"
-                f"{'t' if urgent else 'f'}\t\t{secrets.token_urlsafe(24)}\t{NULL}\t"
+                f"{'t' if urgent else 'f'}\t\t{secrets.token_hex(32)}\t{NULL}\t"
                 f"{crypto.blind_index(f'bench-payload:{request_id}')}\t{_ts(at).isoformat()}\t"
                 f"{case_id}\t{requester_id}\t{withdrawn}\t\t{NULL}\t{NULL}\n"
             )

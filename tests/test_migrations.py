@@ -5,7 +5,8 @@ volunteers, Telegram link codes and the bridge setting into conversations) and m
 relay's volunteer state off accounts.User. Here the test database is taken back to the
 previous release's migrations, filled through the models as that release had them
 (sealed columns encrypted as that release encrypted them), and migrated forward; every
-row must still be there and read back, decrypted, through today's models.
+row must still be there and read back, decrypted, through today's models, and a status
+link made before the upgrade (when tokens were stored as they are) must still open.
 """
 
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from bailanys.conversations.models import ChannelSetting, SmsBridge, SmsVoluntee
 from bailanys.outbox.models import OutboxMessage
 from bailanys.privacy.fields import SealedModel
 from bailanys.relay.models import Case, Request, Requester, VolunteerProfile
+from tests.conftest import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -159,6 +161,9 @@ def test_the_previous_releases_rows_survive_the_move_between_apps():
         TALK_AT,
         "Beeline,Kcell",
     )
+    # The status link the requester holds still opens their page; the token is not stored.
+    assert Api().get(f"/requests/{'t' * 32}").json()["recipient_name"] == "Gulnara"
+    assert Request.objects.get().status_key != "t" * 32
     # An account with nothing to keep gets no profile: the defaults stand for it.
     assert not VolunteerProfile.objects.filter(user_id=ids["plain"]).exists()
 

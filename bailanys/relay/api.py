@@ -148,11 +148,13 @@ class OutcomeOut(Schema):
 
 
 def _created(request: HttpRequest, r) -> dict:
-    path = reverse("relay:status", args=[r.status_token])
+    # The token is known only now (or, for a request sent again with its Idempotency-Key,
+    # made again from that key): the database keeps a keyed hash of it.
+    path = reverse("relay:status", args=[r.status_token]) if r.status_token else ""
     return {
         "request_id": r.pk,
         "case_id": r.case_id,
-        "status_url": request.build_absolute_uri(path),
+        "status_url": request.build_absolute_uri(path) if path else "",
     }
 
 

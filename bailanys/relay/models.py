@@ -165,7 +165,9 @@ class Request(SealedModel):
     # The secret in the requester's status link.
     # Set when the message shows scam signs: shown to coordinators only.
     flag = models.CharField(max_length=40, blank=True)
-    status_token = models.CharField(max_length=64, unique=True)
+    # A keyed hash of the status link's token (relay.services.intake.status_key): the token
+    # itself is never stored, so a copy of the database opens no status page.
+    status_key = models.CharField(max_length=64, unique=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     payload_digest = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

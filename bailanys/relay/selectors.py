@@ -15,6 +15,7 @@ from bailanys.outbox.models import OutboxMessage
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request, VolunteerProfile
 from bailanys.relay.services import NotYourClaim, require_coordinator
+from bailanys.relay.services.intake import status_key, status_token_of
 
 # What secrets.token_urlsafe makes; anything else cannot be a status token.
 STATUS_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,64}")
@@ -89,7 +90,11 @@ def request_status(*, token: str, http_request: HttpRequest | None = None) -> Re
     """The status behind a status link. Only this request's own data, nothing of others."""
     if not STATUS_TOKEN.fullmatch(token or ""):
         raise Http404
-    request = Request.objects.select_related("case", "requester").filter(status_token=token).first()
+    request = (
+        Request.objects.select_related("case", "requester")
+        .filter(status_key=status_key(token))
+        .first()
+    )
     if request is None:
         raise Http404
     audit_record(
@@ -332,7 +337,7 @@ class OwnRequest:
     recipient_phone_masked: str
     status: str
     closed: bool
-    token: str
+    token: str | None  # None: the link cannot be made again (see status_token_of)
 
     @property
     def status_label(self) -> str:
@@ -362,7 +367,7 @@ def requests_for_contact(*, channel: str, contact: str, limit: int = 10) -> list
                 recipient_phone_masked=phones.masked(case.recipient_phone),
                 status=status,
                 closed=case.state == CaseState.CLOSED or request.withdrawn_at is not None,
-                token=request.status_token,
+                token=status_token_of(request),
             )
         )
     return out

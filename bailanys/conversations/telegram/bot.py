@@ -166,8 +166,8 @@ def cmd_status(turn: Turn, arg: str, message) -> None:
         turn.say(_("You have no requests yet. Send /request to make one."))
         return
     lines = [
-        f"• {r.recipient_name} ({r.recipient_phone_masked}): {r.status_label}\n"
-        f"  {status_url(r.token)}"
+        f"• {r.recipient_name} ({r.recipient_phone_masked}): {r.status_label}"
+        + (f"\n  {status_url(r.token)}" if r.token else "")
         for r in own
     ]
     turn.say("\n".join([_("Your requests:"), *lines]))
@@ -367,7 +367,8 @@ def _create(turn: Turn, first_name: str, targets, message: str, kind: str, urgen
                     channel=CHANNEL,
                     idempotency_key=f"tg:{turn.update_id}:{number}",
                 )
-                links.append(status_url(request.status_token))
+                if request.status_token:
+                    links.append(status_url(request.status_token))
     except relay.InputError as exc:
         step_set(chat, "")
         turn.say(

@@ -47,9 +47,10 @@ def group_post(update: Update) -> None:
                 reply_to=message.message_id,
             )
             return
-        tokens = Request.objects.filter(
+        made = Request.objects.filter(
             idempotency_key__startswith=f"post:{GROUP_SOURCE}:{message.chat.id}:{message.message_id}:"
-        ).values_list("status_token", flat=True)
+        )
+        tokens = [token for request in made if (token := relay.status_token_of(request))]
         turn.say(
             "\n".join(
                 [

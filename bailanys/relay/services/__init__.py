@@ -54,6 +54,8 @@ from bailanys.relay.services.intake import (
     recipient_key,
     request_create,
     request_withdraw,
+    status_key,
+    status_token_of,
 )
 from bailanys.relay.services.notify import (
     never_money_line,
@@ -122,6 +124,8 @@ __all__ = [
     "requesters_tell",
     "requesters_tell_outcome",
     "require_coordinator",
+    "status_key",
+    "status_token_of",
     "takes_hard_cases",
     "too_long",
     "volunteer_hard_cases_set",

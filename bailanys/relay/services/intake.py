@@ -1,5 +1,6 @@
 """Intake: a request joins the open case for its recipient, or opens one; withdrawal."""
 
+import base64
 import json
 import secrets
 from dataclasses import asdict
@@ -110,6 +111,34 @@ def _origin_for(case: Case, phone_e164: str) -> Case | None:
     return joined[0] if joined is not None else None
 
 
+def status_key(token: str) -> str:
+    """What is stored of a status token: its keyed hash, like the API's and invitations'."""
+    return blind_index(f"status-token:{token}")
+
+
+def _status_token(idempotency_key: str | None, digest: str) -> str:
+    """A new request's status token, 32 URL-safe characters.
+
+    With an Idempotency-Key it is derived, under the index key, from the key and the
+    request's digest, so that sending the same request again returns the same link;
+    without one it is random. Either way only status_key(token) is stored.
+    """
+    if not idempotency_key:
+        return secrets.token_urlsafe(24)
+    mac = bytes.fromhex(blind_index(f"status-link:{idempotency_key}:{digest}"))
+    return base64.urlsafe_b64encode(mac[:24]).decode()
+
+
+def status_token_of(request: Request) -> str | None:
+    """The link token of a request made with an Idempotency-Key (the bot, groups, the API),
+    made again from what the server alone can compute; None when it cannot be (a request
+    without a key, or one made before tokens were derived)."""
+    if not request.idempotency_key:
+        return None
+    token = _status_token(request.idempotency_key, request.payload_digest)
+    return token if status_key(token) == request.status_key else None
+
+
 def _digest(data: RequestInput, channel: str) -> str:
     """Keyed, like the blind index: an unkeyed hash would confirm a guessed number."""
     raw = json.dumps({**asdict(data), "channel": channel}, sort_keys=True, ensure_ascii=False)
@@ -123,7 +152,9 @@ def request_create(
 
     Returns (request, created). With an idempotency key seen before, returns
     the first request and creates nothing; a different body under the same key
-    raises IdempotencyConflict.
+    raises IdempotencyConflict. `request.status_token` is the token of the request's
+    status link: shown to the requester now, never stored (None only for a request made
+    before tokens were derived, sent again with its old key).
     """
     digest = _digest(data, channel)
     if idempotency_key:
@@ -131,8 +162,10 @@ def request_create(
         if earlier is not None:
             if earlier.payload_digest != digest:
                 raise IdempotencyConflict(idempotency_key)
+            earlier.status_token = status_token_of(earlier)
             return earlier, False
     now = timezone.now()
+    token = _status_token(idempotency_key, digest)
     try:
         with transaction.atomic():
             case = _open_case_for(data, now)
@@ -152,7 +185,7 @@ def request_create(
                 message=data.message,
                 kind=data.kind,
                 urgent=data.urgent,
-                status_token=secrets.token_urlsafe(24),
+                status_key=status_key(token),
                 idempotency_key=idempotency_key or None,
                 payload_digest=digest,
                 flag=scam_flag("scam", data.message),
@@ -175,6 +208,7 @@ def request_create(
             raise
         # The same key raced us; the winner's request is the answer.
         return request_create(data=data, channel=channel, idempotency_key=idempotency_key)
+    request.status_token = token
     return request, True
 
 
