@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from django.urls import URLResolver, get_resolver
+
 from tests.conftest import bailanys_executable
 
 # --- Finding personal data in raw bytes (canaries) -----------------------------
@@ -100,3 +102,22 @@ def migrated_sqlite(tmp_path_factory, data_dir: Path) -> Path:
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(database, data_dir / database.name)
     return data_dir
+
+
+# Routes the walks leave out, and why.
+SKIPPED = {"i18n/": "Django's set_language: no data, only a redirect"}
+
+
+def all_routes(patterns=None, prefix: str = ""):
+    """Every route of the root URLconf, as Django's resolver_match.route spells it."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            if route in SKIPPED:
+                continue
+            if route == "admin/":
+                yield route  # the admin's own pages are walked only at /admin/
+                continue
+            yield from all_routes(pattern.url_patterns, route)
+        else:
+            yield route

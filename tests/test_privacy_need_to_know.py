@@ -15,13 +15,10 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import URLResolver, get_resolver
 
 from bailanys.accounts.models import User
 from tests.conftest import Api, Browser, make_account, run_cli, status_token
-from tests.helpers import hits_in
-
-SKIPPED = {"i18n/": "Django's set_language: no data, only a redirect"}
+from tests.helpers import all_routes, hits_in
 
 
 @pytest.fixture(autouse=True)
@@ -116,21 +113,6 @@ def scene(db):
         # What the status link of request a1 shows its holder: that request's own words.
         "status_visible": ["Qwntkrecipa1", "canary-ntk-msg-a1"],
     }
-
-
-def all_routes(patterns=None, prefix: str = ""):
-    """Every route of the root URLconf, as Django's resolver_match.route spells it."""
-    for pattern in get_resolver().url_patterns if patterns is None else patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            if route in SKIPPED:
-                continue
-            if route == "admin/":
-                yield route  # the admin's own pages are walked only at /admin/
-                continue
-            yield from all_routes(pattern.url_patterns, route)
-        else:
-            yield route
 
 
 def fill(route: str, scene: dict) -> str:

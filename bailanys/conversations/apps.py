@@ -11,7 +11,9 @@ class ConversationsConfig(AppConfig):
     def ready(self):
         from bailanys.channels.events import DeliveryReport, TextReceived, UpdateReceived, subscribe
         from bailanys.conversations import bridge, contacts, sms
+        from bailanys.conversations.models import SmsBridge, SmsVolunteer
         from bailanys.conversations.telegram import bot
+        from bailanys.privacy.registry import personal_models_register
         from bailanys.relay import hooks
 
         subscribe(TextReceived, sms.sms_received)
@@ -19,3 +21,5 @@ class ConversationsConfig(AppConfig):
         subscribe(UpdateReceived, bot.update_handle)
         hooks.case_opened_register(bridge.on_case_opened)
         hooks.contact_routes_register(contacts.contact_routes)
+        personal_models_register(SmsVolunteer)
+        personal_models_register(SmsBridge)

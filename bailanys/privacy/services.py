@@ -76,9 +76,12 @@ def wipe() -> dict:
     environment cannot be destroyed from here: the report says so.
     """
     deleted = {}
+    # Every model an app registered (privacy.registry), in its order (rows that others
+    # protect go after those), then any sealed model left: no row sealed under the keys
+    # destroyed below may stay, or the app could not read it after the wipe.
+    registered = personal_models()
     with transaction.atomic():
-        # Every model an app registered (privacy.registry); cascades take the rest.
-        for model in personal_models():
+        for model in registered + [m for m in sealed_models() if m not in registered]:
             _n, per_model = model.objects.all().delete()
             for label, n in per_model.items():
                 deleted[label] = deleted.get(label, 0) + n

@@ -7,10 +7,11 @@ class RelayConfig(AppConfig):
 
     def ready(self):
         from bailanys.privacy.registry import personal_models_register, purger_register
-        from bailanys.relay.models import Case, Requester
+        from bailanys.relay.models import Broadcast, Case, Requester
         from bailanys.relay.services.retention import cases_purge
 
         # Requests, claims, attempts and their outbox rows go with these (cascades).
         personal_models_register(Case)
         personal_models_register(Requester)
+        personal_models_register(Broadcast)
         purger_register(cases_purge)
