@@ -1,5 +1,8 @@
+import threading
+
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from tests.conftest import request_body
@@ -55,3 +58,44 @@ def test_the_web_form_is_limited_too(settings):
     assert page.status_code == 429
     assert "Too many requests" in page.content.decode()
     assert 'value="Gulnara"' in page.content.decode(), "what the user typed is kept"
+
+
+@pytest.mark.django_db
+def test_an_ipv6_client_is_counted_by_its_64(settings):
+    settings.BAILANYS_INTAKE_LIMIT_PER_SOURCE = "3/300"
+    # One home's /64: every address in it shares the count.
+    same_home = [post_from(f"2001:db8:1:2::{n:x}").status_code for n in range(1, 6)]
+    assert same_home == [201, 201, 201, 429, 429]
+    assert post_from("2001:db8:1:3::1").status_code == 201  # the next /64 is someone else
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_concurrent_flood_gets_exactly_the_limit(settings):
+    """200 intakes from one address over 16 connections at once: exactly the limit is
+    accepted (the database's counter is one atomic upsert; Redis's is INCR)."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip("threads cannot share the in-memory SQLite database: TEST_SQLITE_FILE=1")
+    settings.BAILANYS_INTAKE_LIMIT_PER_SOURCE = "30/300"
+    lock = threading.Lock()
+    answers: list[int] = []
+    barrier = threading.Barrier(16)
+
+    def flood(thread: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for n in range(thread, 200, 16):
+                body = request_body(phone=f"+7701{5000000 + n:07d}")
+                code = post_from("203.0.113.50", body).status_code
+                with lock:
+                    answers.append(code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=flood, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert len(answers) == 200
+    assert answers.count(201) == 30
+    assert answers.count(429) == 170

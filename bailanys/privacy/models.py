@@ -51,3 +51,20 @@ class RetentionTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind} {self.resolution}: {self.cases}"
+
+
+class RateCounter(models.Model):
+    """One flood-limit window of one source: how many hits it has had.
+
+    Counted with one atomic upsert (INSERT … ON CONFLICT … DO UPDATE … RETURNING), so
+    concurrent requests never both see the same count, and never evicted before
+    `expires_at` (a cache may cull entries under load). `key` is a keyed hash of the
+    source, never an address or a contact in clear. Used when REDIS_URL is not set.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"rate counter {self.pk}"

@@ -14,6 +14,7 @@ from bailanys.privacy import crypto, keys
 from bailanys.privacy.audit import audit_record
 from bailanys.privacy.fields import sealed_models
 from bailanys.privacy.keys import keyring
+from bailanys.privacy.ratelimit import rate_counters_clear
 from bailanys.privacy.registry import personal_models, purgers
 
 
@@ -88,6 +89,7 @@ def wipe() -> dict:
     data_dir = Path(settings.DATA_DIR)
     # Flood-limit counters are keyed by hashes of addresses and contacts.
     cache.clear()
+    rate_counters_clear()
     key_files = (keys.MASTER_FILE, keys.INDEX_FILE, "secret_key")
     shredded = [name for name in key_files if _shred(data_dir / name)]
     keyring.forget()
