@@ -2,13 +2,14 @@
 
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
 
 from bailanys.parsing.models import ParsedPost
 from bailanys.privacy.models import AuditEntry
-from bailanys.relay.models import Case, Request
+from bailanys.relay.models import Case, CaseState, Request
 from bailanys.relay.services import NotCoordinator
 from bailanys.relay.services.posts import (
     post_confirm,
@@ -206,3 +207,34 @@ def test_the_review_services_refuse_anyone_but_a_coordinator(role):
         with pytest.raises(NotCoordinator):
             call()
     assert untouched(result.post)
+
+
+# A scam post a coordinator confirms, even with the money talk taken out of the message,
+# does not become a normal queued case: it waits for a coordinator's outcome, like any
+# request with scam signs. A coordinator's outcome clears it, as for any flagged case.
+
+
+@pytest.mark.django_db
+def test_a_scam_post_a_coordinator_confirms_stays_with_the_coordinators():
+    result = ingest(SCAM, 9)
+    assert result.post.review_reason == "scam"
+    browser, token = coordinator()
+    page = browser.get(f"/console/review/{result.post.pk}/")
+    assert "until a coordinator records an outcome" in html(page), "told before confirming"
+    done = browser.post(f"/console/review/{result.post.pk}/", CONFIRM, follow=True)
+    assert "until a coordinator records an outcome" in html(done)
+
+    case = Case.objects.get()
+    assert case.state == CaseState.ESCALATED
+    assert case.flag == "scam-post:money,card"
+    assert Request.objects.get().flag == "scam-post:money,card"
+    _name, _password, volunteer_token = make_account("experienced")
+    assert Api(volunteer_token).post("/claims").status_code == 204, "no volunteer gets it"
+
+    # The coordinator calls and records an outcome: that clears the flag.
+    taken = browser.post(f"/console/cases/{case.pk}/take/", follow=True)
+    claim_id = int(re.search(r"/console/claims/(\d+)/outcome/", html(taken)).group(1))
+    answer = Api(token).post(f"/claims/{claim_id}/outcome", {"outcome": "no_answer"})
+    assert answer.json()["case_state"] == "queued"
+    case.refresh_from_db()
+    assert case.flag == ""

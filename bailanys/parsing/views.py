@@ -78,7 +78,16 @@ def review_post(request: HttpRequest, post_id: int) -> HttpResponse:
             messages.warning(request, _("Someone else has already reviewed this post."))
             return redirect("parsing:review_queue")
         else:
-            messages.success(request, _("Confirmed: the requests are in the queue."))
+            if services.post_scam_flag(post):
+                messages.success(
+                    request,
+                    _(
+                        "Confirmed. The post has scam signs: its cases wait in the "
+                        "coordinators' queue until a coordinator records an outcome."
+                    ),
+                )
+            else:
+                messages.success(request, _("Confirmed: the requests are in the queue."))
             return redirect("parsing:review_queue")
     else:
         fields = json.loads(post.parsed or "{}")
@@ -93,5 +102,6 @@ def review_post(request: HttpRequest, post_id: int) -> HttpResponse:
         ],
         "errors": errors,
         "kinds": Kind.choices,
+        "held": bool(services.post_scam_flag(post)),
     }
     return render(request, "parsing/review_post.html", context, status=422 if errors else 200)

@@ -27,10 +27,11 @@ from bailanys.relay.services.inputs import (
     request_check,
     require_coordinator,
 )
-from bailanys.relay.services.intake import request_create
+from bailanys.relay.services.intake import request_create, scam_flag
 
 MAX_POST = 10_000
 UNNAMED = "—"  # a target the writer named only as "mum": the number is what matters
+SCAM = "scam"  # the review reason of a post with scam signs
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Ingested:
 
 def _review_reason(text: str, parsed: dict) -> str:
     if scam_signals(text):
-        return "scam"
+        return SCAM
     if not parsed["targets"]:
         return "no number to call"
     if parsed["confidence"] < settings.BAILANYS_PARSE_REVIEW_BELOW:
@@ -66,6 +67,15 @@ def _reply_channel(post: ParsedPost) -> tuple[str, str]:
     return post.source, contact
 
 
+def post_scam_flag(post: ParsedPost) -> str:
+    """The flag a post sent to review for scam signs puts on every request it becomes: its
+    case waits for a coordinator's outcome, whatever the reviewer kept of the message. ""
+    for any other post."""
+    if post.review_reason != SCAM:
+        return ""
+    return scam_flag("scam-post", post.text) or "scam-post"
+
+
 def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
     """One request per target, through the relay's own intake. Caller holds a transaction.
 
@@ -74,6 +84,7 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
     joined = False
     created = 0
     channel, contact = _reply_channel(post)
+    flag = post_scam_flag(post)
     for number, target in enumerate(fields["targets"]):
         data = request_check(
             {
@@ -99,6 +110,7 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
             data=data,
             channel=channel,
             idempotency_key=f"post:{post.source}:{post.external_id}:{number}",
+            flag=flag,
         )
         created += new
         joined = joined or Request.objects.filter(case_id=request.case_id).count() > 1
@@ -198,6 +210,7 @@ def post_confirm(*, reviewer: User, post_id: int, fields: dict) -> ParsedPost:
     `fields` has the parser's shape: lang, kind, urgent, targets
     [{name, phone, city}], message. Raises NotCoordinator for anyone else, and
     InputError naming bad fields (targets.0.phone, …); nothing is created then.
+    A post with scam signs becomes requests held for a coordinator (post_scam_flag).
     """
     require_coordinator(reviewer, post_id)
     if not fields.get("targets"):
