@@ -15,7 +15,7 @@ from bailanys.parsing import telegram_export
 from bailanys.parsing.models import ParsedPost
 from bailanys.parsing.telegram_export import read_messages
 from bailanys.relay.models import Case, Request
-from tests.conftest import Api, Browser, html, make_account, make_volunteer
+from tests.conftest import Api, Browser, html, login_coordinator, make_account, make_volunteer
 
 pytestmark = pytest.mark.django_db
 
@@ -90,10 +90,10 @@ def test_importing_the_export_creates_cases_and_review_items():
     assert claimed.status_code == 200, claimed.content
     assert claimed.json()["recipient_phone"].startswith("+77")
 
-    # The review queue lists what waits for a person.
-    name, password, _token = make_account()
+    # The review queue lists what waits for a coordinator.
+    name, password, _token = make_account("coordinator")
     browser = Browser()
-    browser.login(name, password)
+    login_coordinator(browser, name, password)
     page = html(browser.get("/console/review/"))
     listed = set(map(int, re.findall(r'href="/console/review/(\d+)/"', page)))
     waiting = set(ParsedPost.objects.filter(state="review").values_list("pk", flat=True))

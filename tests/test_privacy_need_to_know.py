@@ -224,8 +224,8 @@ EXPECTED = {
     "console/cases/merge/": COORDINATOR_ACTION,
     "console/cases/<int:case_id>/split/": COORDINATOR_ACTION,
     "console/broadcast/": COORDINATOR_ACTION,
-    # Review items are free text waiting for any vetted volunteer; none in this scene.
-    "console/review/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
+    # Free text waiting for a coordinator's review: a volunteer is not told it exists.
+    "console/review/": PERSONAL_PAGE,
     "console/review/<int:post_id>/": PERSONAL_PAGE,
     # Telegram's webhook answers only the secret header; without it, 403 before anything.
     "channels/telegram/webhook": expect({405}, {403}, anon_get={405}, anon_post={403}),

@@ -1,22 +1,69 @@
-"""Free text in: clear posts become requests, doubtful ones wait for a person."""
+"""Free text in: clear posts become requests, doubtful ones wait for a coordinator."""
 
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
 
-from bailanys.relay.services.posts import post_ingest
-from tests.conftest import Api, Browser, html, make_account
+from bailanys.parsing.models import ParsedPost
+from bailanys.privacy.models import AuditEntry
+from bailanys.relay.models import Case, CaseState, Request
+from bailanys.relay.services import NotCoordinator
+from bailanys.relay.services.posts import (
+    post_confirm,
+    post_dismiss,
+    post_get_for_review,
+    post_ingest,
+    posts_waiting_for_review,
+)
+from tests.conftest import Api, Browser, html, login_coordinator, make_account
 
 CLEAR = "Алматы, мама Гульнара Сейтова 87015551234, скажите что я в Анталье, всё хорошо"
 SCAM = "Срочно! Сын задержан, переведите 200000 на карту 4400 4301 2345 6789, звоните 87015559876"
+NO_NUMBER = "Алматы, мама Гульнара Сейтова, скажите что я в Анталье, всё хорошо. Номер потеряла"
 CHATTER = "Спасибо всем волонтёрам, вы лучшие!"
+VOLUNTEERS = ["volunteer", "experienced"]
+CONFIRM = {
+    "action": "confirm",
+    "target-0-phone": "8 701 555 98 76",
+    "target-0-name": "Асхат",
+    "kind": "welfare_check",
+    "lang": "ru",
+}
 
 
 def ingest(text: str, message_id: int):
     return post_ingest(
         source="test-group", external_id=f"chat:{message_id}", text=text, author="Ерлан"
+    )
+
+
+def coordinator() -> tuple[Browser, str]:
+    """A coordinator's browser, past the second factor, and their API token."""
+    name, password, token = make_account("coordinator")
+    browser = Browser()
+    login_coordinator(browser, name, password)
+    return browser, token
+
+
+def volunteer_browser(role: str) -> Browser:
+    name, password, _token = make_account("" if role == "volunteer" else role)
+    browser = Browser()
+    browser.login(name, password)
+    return browser
+
+
+def untouched(post: ParsedPost) -> bool:
+    """The post still waits, unreviewed, and nothing was made from it or read of it."""
+    post.refresh_from_db()
+    return (
+        post.state == ParsedPost.State.REVIEW
+        and post.reviewed_by_id is None
+        and post.corrected == ""
+        and not Request.objects.exists()
+        and not AuditEntry.objects.filter(object_type="post").exists()
     )
 
 
@@ -41,18 +88,18 @@ def test_chatter_is_not_a_request_and_its_words_are_not_kept():
 
 
 @pytest.mark.django_db
-def test_a_scam_post_waits_for_review_then_a_correction_enters_dispatch():
-    result = ingest(SCAM, 3)
+def test_a_post_without_a_number_waits_for_review_then_a_correction_enters_dispatch():
+    result = ingest(NO_NUMBER, 3)
     assert result.outcome == "review"
-    name, password, token = make_account()
+    assert result.post.review_reason == "no number to call"
+    _name, _password, token = make_account()
     assert Api(token).post("/claims").status_code == 204, "nothing reaches dispatch yet"
 
-    browser = Browser()
-    browser.login(name, password)
+    browser, _token = coordinator()
     queue = browser.get("/console/review/")
     assert f"/console/review/{result.post.pk}/" in html(queue)
     page = browser.get(f"/console/review/{result.post.pk}/")
-    assert "переведите 200000" in html(page), "the original text is beside the fields"
+    assert "Номер потеряла" in html(page), "the original text is beside the fields"
 
     bad = browser.post(
         f"/console/review/{result.post.pk}/",
@@ -62,16 +109,7 @@ def test_a_scam_post_waits_for_review_then_a_correction_enters_dispatch():
     assert "targets.0.phone" in html(bad)
     assert Api(token).post("/claims").status_code == 204, "nothing was created"
 
-    done = browser.post(
-        f"/console/review/{result.post.pk}/",
-        {
-            "action": "confirm",
-            "target-0-phone": "8 701 555 98 76",
-            "target-0-name": "Асхат",
-            "kind": "welfare_check",
-            "lang": "ru",
-        },
-    )
+    done = browser.post(f"/console/review/{result.post.pk}/", CONFIRM)
     assert done.status_code == 302
     case = Api(token).post("/claims").json()
     assert case["recipient_phone"] == "+77015559876"
@@ -95,13 +133,108 @@ def test_a_scam_post_waits_for_review_then_a_correction_enters_dispatch():
 
 
 @pytest.mark.django_db
-def test_a_reviewer_can_dismiss_a_post_and_outsiders_see_nothing():
+def test_a_coordinator_can_dismiss_a_post_and_outsiders_see_nothing():
     result = ingest(SCAM, 4)
-    name, password, _token = make_account()
     assert Browser().get(f"/console/review/{result.post.pk}/").status_code == 302  # to login
-    browser = Browser()
-    browser.login(name, password)
+    browser, _token = coordinator()
     browser.get(f"/console/review/{result.post.pk}/")
     gone = browser.post(f"/console/review/{result.post.pk}/", {"action": "dismiss"})
     assert gone.status_code == 302
     assert f"/console/review/{result.post.pk}/" not in html(browser.get("/console/review/"))
+
+
+# Issue 16, item 4: any volunteer could read and edit the review queue, scam posts
+# included. It is the coordinators' now; a volunteer is not told it exists (404).
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", VOLUNTEERS)
+def test_the_menu_shows_the_review_queue_to_coordinators_only(role):
+    assert "/console/review/" not in html(volunteer_browser(role).get("/console/"))
+    browser, _token = coordinator()
+    assert "/console/review/" in html(browser.get("/console/"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", VOLUNTEERS)
+def test_a_volunteer_does_not_see_the_review_queue(role):
+    result = ingest(SCAM, 5)
+    queue = volunteer_browser(role).get("/console/review/")
+    assert queue.status_code == 404
+    assert f"/console/review/{result.post.pk}/" not in html(queue)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", VOLUNTEERS)
+def test_a_volunteer_cannot_read_a_post_waiting_for_review(role):
+    result = ingest(SCAM, 6)
+    page = volunteer_browser(role).get(f"/console/review/{result.post.pk}/")
+    assert page.status_code == 404
+    assert "переведите 200000" not in html(page)
+    assert untouched(result.post), "not even a read to audit"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", VOLUNTEERS)
+@pytest.mark.parametrize("action", ["confirm", "dismiss"])
+def test_a_volunteer_cannot_confirm_or_dismiss_a_post(role, action):
+    result = ingest(SCAM, 7)
+    browser = volunteer_browser(role)
+    browser.get("/console/")  # a page with the form token
+    answer = browser.post(f"/console/review/{result.post.pk}/", {**CONFIRM, "action": action})
+    assert answer.status_code == 404
+    assert untouched(result.post)
+    assert not Case.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", VOLUNTEERS)
+def test_the_review_services_refuse_anyone_but_a_coordinator(role):
+    """The services check too, for any caller that is not these pages."""
+    from bailanys.accounts.models import User
+
+    result = ingest(SCAM, 8)
+    name, _password, _token = make_account("" if role == "volunteer" else role)
+    someone = User.objects.get(username=name)
+    fields = {"lang": "ru", "kind": "welfare_check", "targets": [{"phone": "+77015559876"}]}
+    calls = [
+        lambda: posts_waiting_for_review(reviewer=someone),
+        lambda: post_get_for_review(post_id=result.post.pk, reviewer=someone),
+        lambda: post_confirm(reviewer=someone, post_id=result.post.pk, fields=fields),
+        lambda: post_dismiss(reviewer=someone, post_id=result.post.pk),
+    ]
+    for call in calls:
+        with pytest.raises(NotCoordinator):
+            call()
+    assert untouched(result.post)
+
+
+# A scam post a coordinator confirms, even with the money talk taken out of the message,
+# does not become a normal queued case: it waits for a coordinator's outcome, like any
+# request with scam signs. A coordinator's outcome clears it, as for any flagged case.
+
+
+@pytest.mark.django_db
+def test_a_scam_post_a_coordinator_confirms_stays_with_the_coordinators():
+    result = ingest(SCAM, 9)
+    assert result.post.review_reason == "scam"
+    browser, token = coordinator()
+    page = browser.get(f"/console/review/{result.post.pk}/")
+    assert "until a coordinator records an outcome" in html(page), "told before confirming"
+    done = browser.post(f"/console/review/{result.post.pk}/", CONFIRM, follow=True)
+    assert "until a coordinator records an outcome" in html(done)
+
+    case = Case.objects.get()
+    assert case.state == CaseState.ESCALATED
+    assert case.flag == "scam-post:money,card"
+    assert Request.objects.get().flag == "scam-post:money,card"
+    _name, _password, volunteer_token = make_account("experienced")
+    assert Api(volunteer_token).post("/claims").status_code == 204, "no volunteer gets it"
+
+    # The coordinator calls and records an outcome: that clears the flag.
+    taken = browser.post(f"/console/cases/{case.pk}/take/", follow=True)
+    claim_id = int(re.search(r"/console/claims/(\d+)/outcome/", html(taken)).group(1))
+    answer = Api(token).post(f"/claims/{claim_id}/outcome", {"outcome": "no_answer"})
+    assert answer.json()["case_state"] == "queued"
+    case.refresh_from_db()
+    assert case.flag == ""

@@ -8,20 +8,27 @@ from django.utils.translation import gettext as _
 
 from bailanys.parsing.models import ParsedPost
 from bailanys.relay.models import Kind
-from bailanys.relay.services import InputError
+from bailanys.relay.services import InputError, NotYourClaim
 from bailanys.relay.services import posts as services
 
 MAX_TARGET_ROWS = 6
 
 
+def _coordinators_only(request: HttpRequest) -> None:
+    """The review queue is the coordinators': anyone else is not told it exists (404),
+    as on the other coordinator pages. The services check again."""
+    if not request.user.is_coordinator:
+        raise Http404
+
+
 @login_required
 def review_queue(request: HttpRequest) -> HttpResponse:
-    waiting = ParsedPost.objects.filter(state=ParsedPost.State.REVIEW).order_by("created_at")
-    return render(
-        request,
-        "parsing/review_queue.html",
-        {"posts": waiting.only("pk", "source", "review_reason", "confidence", "created_at")[:200]},
-    )
+    _coordinators_only(request)
+    try:
+        posts = services.posts_waiting_for_review(reviewer=request.user)
+    except NotYourClaim:
+        raise Http404 from None
+    return render(request, "parsing/review_queue.html", {"posts": posts})
 
 
 def _fields_from_post(data) -> dict:
@@ -49,11 +56,12 @@ def _fields_from_post(data) -> dict:
 @login_required
 def review_post(request: HttpRequest, post_id: int) -> HttpResponse:
     """The original text beside the parsed fields; correct, then confirm in one tap."""
+    _coordinators_only(request)
     try:
         post = services.post_get_for_review(
             post_id=post_id, reviewer=request.user, http_request=request
         )
-    except ParsedPost.DoesNotExist:
+    except (ParsedPost.DoesNotExist, NotYourClaim):
         raise Http404 from None
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -70,7 +78,16 @@ def review_post(request: HttpRequest, post_id: int) -> HttpResponse:
             messages.warning(request, _("Someone else has already reviewed this post."))
             return redirect("parsing:review_queue")
         else:
-            messages.success(request, _("Confirmed: the requests are in the queue."))
+            if services.post_scam_flag(post):
+                messages.success(
+                    request,
+                    _(
+                        "Confirmed. The post has scam signs: its cases wait in the "
+                        "coordinators' queue until a coordinator records an outcome."
+                    ),
+                )
+            else:
+                messages.success(request, _("Confirmed: the requests are in the queue."))
             return redirect("parsing:review_queue")
     else:
         fields = json.loads(post.parsed or "{}")
@@ -85,5 +102,6 @@ def review_post(request: HttpRequest, post_id: int) -> HttpResponse:
         ],
         "errors": errors,
         "kinds": Kind.choices,
+        "held": bool(services.post_scam_flag(post)),
     }
     return render(request, "parsing/review_post.html", context, status=422 if errors else 200)

@@ -146,10 +146,16 @@ def _digest(data: RequestInput, channel: str) -> str:
 
 
 def request_create(
-    *, data: RequestInput, channel: str = "web", idempotency_key: str | None = None
+    *,
+    data: RequestInput,
+    channel: str = "web",
+    idempotency_key: str | None = None,
+    flag: str = "",
 ) -> tuple[Request, bool]:
     """Record a request and join it to the open case for its recipient.
 
+    `flag`: scam signs the caller found outside the message (a reviewed post's text); the
+    request and its case are held for a coordinator as for signs in the message itself.
     Returns (request, created). With an idempotency key seen before, returns
     the first request and creates nothing; a different body under the same key
     raises IdempotencyConflict. `request.status_token` is the token of the request's
@@ -188,7 +194,7 @@ def request_create(
                 status_key=status_key(token),
                 idempotency_key=idempotency_key or None,
                 payload_digest=digest,
-                flag=scam_flag("scam", data.message),
+                flag=scam_flag("scam", data.message) or flag[:40],
                 checkin_pin_hash=pin_hash(data.recipient_phone, data.checkin_pin)
                 if data.checkin_pin
                 else "",
@@ -207,7 +213,9 @@ def request_create(
         if not idempotency_key:
             raise
         # The same key raced us; the winner's request is the answer.
-        return request_create(data=data, channel=channel, idempotency_key=idempotency_key)
+        return request_create(
+            data=data, channel=channel, idempotency_key=idempotency_key, flag=flag
+        )
     request.status_token = token
     return request, True
 

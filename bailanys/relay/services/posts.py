@@ -1,6 +1,6 @@
-"""Free text in: a post becomes requests through the relay's intake, or waits for a person
-to review it (the review queue). SMS, the Telegram bot and group, and Telegram exports
-all come through post_ingest."""
+"""Free text in: a post becomes requests through the relay's intake, or waits for a
+coordinator to review it (the review queue). SMS, the Telegram bot and group, and Telegram
+exports all come through post_ingest."""
 
 import json
 import re
@@ -25,11 +25,13 @@ from bailanys.relay.services.inputs import (
     InputError,
     clean_text,
     request_check,
+    require_coordinator,
 )
-from bailanys.relay.services.intake import request_create
+from bailanys.relay.services.intake import request_create, scam_flag
 
 MAX_POST = 10_000
 UNNAMED = "—"  # a target the writer named only as "mum": the number is what matters
+SCAM = "scam"  # the review reason of a post with scam signs
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Ingested:
 
 def _review_reason(text: str, parsed: dict) -> str:
     if scam_signals(text):
-        return "scam"
+        return SCAM
     if not parsed["targets"]:
         return "no number to call"
     if parsed["confidence"] < settings.BAILANYS_PARSE_REVIEW_BELOW:
@@ -65,6 +67,15 @@ def _reply_channel(post: ParsedPost) -> tuple[str, str]:
     return post.source, contact
 
 
+def post_scam_flag(post: ParsedPost) -> str:
+    """The flag a post sent to review for scam signs puts on every request it becomes: its
+    case waits for a coordinator's outcome, whatever the reviewer kept of the message. ""
+    for any other post."""
+    if post.review_reason != SCAM:
+        return ""
+    return scam_flag("scam-post", post.text) or "scam-post"
+
+
 def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
     """One request per target, through the relay's own intake. Caller holds a transaction.
 
@@ -73,6 +84,7 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
     joined = False
     created = 0
     channel, contact = _reply_channel(post)
+    flag = post_scam_flag(post)
     for number, target in enumerate(fields["targets"]):
         data = request_check(
             {
@@ -98,6 +110,7 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
             data=data,
             channel=channel,
             idempotency_key=f"post:{post.source}:{post.external_id}:{number}",
+            flag=flag,
         )
         created += new
         joined = joined or Request.objects.filter(case_id=request.case_id).count() > 1
@@ -154,10 +167,20 @@ def post_ingest(
     return Ingested(post, outcome)
 
 
+def posts_waiting_for_review(*, reviewer: User, limit: int = 200) -> list[ParsedPost]:
+    """The review queue, oldest first, without the posts' text: for coordinators only
+    (raises NotCoordinator)."""
+    require_coordinator(reviewer)
+    waiting = ParsedPost.objects.filter(state=ParsedPost.State.REVIEW).order_by("created_at")
+    return list(waiting.only("pk", "source", "review_reason", "confidence", "created_at")[:limit])
+
+
 def post_get_for_review(*, post_id: int, reviewer: User, http_request=None) -> ParsedPost:
-    """A post waiting for review, for a logged-in volunteer or coordinator (audited)."""
+    """A post waiting for review, for a coordinator (audited). Raises NotCoordinator for
+    anyone else, before looking: they are not told whether the post exists."""
+    require_coordinator(reviewer, post_id)
     post = ParsedPost.objects.filter(pk=post_id, state=ParsedPost.State.REVIEW).first()
-    if post is None or not reviewer.is_active:
+    if post is None:
         raise ParsedPost.DoesNotExist
     audit_record(
         actor=actor_label(reviewer),
@@ -182,12 +205,14 @@ def _waiting_post(post_id: int) -> ParsedPost:
 
 
 def post_confirm(*, reviewer: User, post_id: int, fields: dict) -> ParsedPost:
-    """Create the requests a reviewer confirmed, and keep the correction.
+    """Create the requests a coordinator confirmed, and keep the correction.
 
     `fields` has the parser's shape: lang, kind, urgent, targets
-    [{name, phone, city}], message. Raises InputError naming bad fields
-    (targets.0.phone, …); nothing is created then.
+    [{name, phone, city}], message. Raises NotCoordinator for anyone else, and
+    InputError naming bad fields (targets.0.phone, …); nothing is created then.
+    A post with scam signs becomes requests held for a coordinator (post_scam_flag).
     """
+    require_coordinator(reviewer, post_id)
     if not fields.get("targets"):
         raise InputError({"targets": _("Give at least one number to call.")})
     with transaction.atomic():
@@ -230,7 +255,10 @@ def _review_close(post: ParsedPost, reviewer: User, state: str, corrected: dict,
 
 
 def post_dismiss(*, reviewer: User, post_id: int) -> None:
-    """Not a request after all. Its text stays, as a labelled example, until retention ends."""
+    """Not a request after all. Its text stays, as a labelled example, until retention ends.
+
+    For a coordinator only (raises NotCoordinator)."""
+    require_coordinator(reviewer, post_id)
     with transaction.atomic():
         post = _waiting_post(post_id)
         _review_close(
