@@ -143,6 +143,19 @@ def test_a_coordinator_can_dismiss_a_post_and_outsiders_see_nothing():
     assert f"/console/review/{result.post.pk}/" not in html(browser.get("/console/review/"))
 
 
+@pytest.mark.django_db
+def test_dismissing_a_post_another_coordinator_already_dismissed_says_so():
+    result = ingest(SCAM, 5)
+    first, _token = coordinator()
+    second, _token = coordinator()
+    page = f"/console/review/{result.post.pk}/"
+    assert second.get(page).status_code == 200  # open in a second tab, then the first acts
+    assert first.post(page, {"action": "dismiss"}).status_code == 302
+    late = second.post(page, {"action": "dismiss"}, follow=True)
+    assert late.status_code == 200
+    assert "Someone else has already reviewed this post." in html(late)
+
+
 # Issue 16, item 4: any volunteer could read and edit the review queue, scam posts
 # included. It is the coordinators' now; a volunteer is not told it exists (404).
 

@@ -61,12 +61,22 @@ def review_post(request: HttpRequest, post_id: int) -> HttpResponse:
         post = services.post_get_for_review(
             post_id=post_id, reviewer=request.user, http_request=request
         )
-    except (ParsedPost.DoesNotExist, NotYourClaim):
+    except ParsedPost.DoesNotExist:
+        if request.method == "POST":
+            # Reviewed by someone else since this page was opened (or never waited).
+            messages.warning(request, _("Someone else has already reviewed this post."))
+            return redirect("parsing:review_queue")
+        raise Http404 from None
+    except NotYourClaim:
         raise Http404 from None
     errors: dict[str, str] = {}
     if request.method == "POST":
         if request.POST.get("action") == "dismiss":
-            services.post_dismiss(reviewer=request.user, post_id=post.pk)
+            try:
+                services.post_dismiss(reviewer=request.user, post_id=post.pk)
+            except ParsedPost.DoesNotExist:
+                messages.warning(request, _("Someone else has already reviewed this post."))
+                return redirect("parsing:review_queue")
             messages.success(request, _("Marked as not a request."))
             return redirect("parsing:review_queue")
         fields = _fields_from_post(request.POST)
