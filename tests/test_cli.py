@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -248,3 +249,32 @@ def test_up_on_all_interfaces_prints_the_address_to_give_volunteers(up_process):
     assert not found.group(1).startswith("http://127.")
     with urllib.request.urlopen(found.group(1) + "healthz", timeout=10) as response:  # noqa: S310
         assert response.status == 200
+
+
+@pytest.mark.subprocess
+def test_a_killed_up_takes_its_worker_with_it(up_process):
+    """kill -9 of `bailanys up` left its worker running, and the next start added a second."""
+    up = up_process()
+    up.wait_healthy()
+
+    def workers() -> list[int]:
+        return [pid for pid, cmd in up.our_processes().items() if " worker" in cmd]
+
+    assert eventually(workers, timeout=10), "up started no worker"
+    os.kill(up.proc.pid, signal.SIGKILL)
+    up.proc.wait(timeout=5)
+    assert eventually(lambda: not workers(), timeout=30), f"left behind: {up.our_processes()}"
+
+
+@pytest.mark.subprocess
+def test_a_body_over_the_limit_is_refused_from_its_headers(up_process):
+    """A 300 MB upload is refused when its Content-Length arrives, before any of it is read."""
+    up = up_process()
+    up.wait_healthy()
+    with socket.create_connection(("127.0.0.1", up.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /api/v1/requests HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 300000000\r\n\r\n"
+        )
+        first_line = conn.recv(200).split(b"\r\n")[0]
+    assert first_line.startswith(b"HTTP/1.1 413"), first_line

@@ -104,7 +104,14 @@ class Command(BaseCommand):
         from bailanys.wsgi import application
 
         try:
-            server = create_server(application, host=host, port=port, threads=threads)
+            # A body over the limit is refused from its Content-Length, before it is read.
+            server = create_server(
+                application,
+                host=host,
+                port=port,
+                threads=threads,
+                max_request_body_size=settings.BAILANYS_MAX_BODY_BYTES,
+            )
         except OSError as exc:
             raise CommandError(
                 f"Cannot listen on {host}:{port} ({exc.strerror}). Is something else using it? "
@@ -114,8 +121,11 @@ class Command(BaseCommand):
         if start_worker:
             # Its own session, so a Ctrl-C in the terminal reaches only us and
             # we stop it once, cleanly.
+            # --with-parent: if we are killed outright (kill -9), it stops too, instead of
+            # living on beside the worker of the next `bailanys up`.
             worker = subprocess.Popen(
-                [sys.executable, "-m", "bailanys", "worker"], start_new_session=True
+                [sys.executable, "-m", "bailanys", "worker", "--with-parent", str(os.getpid())],
+                start_new_session=True,
             )
 
         def stop(signum, frame):

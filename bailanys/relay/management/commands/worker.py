@@ -1,4 +1,6 @@
 import logging
+import os
+import signal
 import threading
 import time
 
@@ -49,6 +51,15 @@ def _sweep_forever(interval: int, purge_every: int) -> None:
             last_purge = time.monotonic()
 
 
+def _follow_parent(pid: int) -> None:
+    """Ask this worker to stop, as Ctrl-C would, once its parent is gone (it was killed
+    outright, so it could not stop us itself); it finishes the task in hand first."""
+    while os.getppid() == pid:
+        time.sleep(1)
+    logger.warning("the process that started this worker is gone: stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 class Command(BaseCommand):
     help = "Run a background worker: outbox delivery, lease expiry, retries."
 
@@ -57,8 +68,18 @@ class Command(BaseCommand):
             "--batch", action="store_true", help="Sweep once, run every queued task, then exit."
         )
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls.")
+        parser.add_argument(
+            "--with-parent",
+            type=int,
+            metavar="PID",
+            help="Stop when process PID is gone (bailanys up passes its own).",
+        )
 
-    def handle(self, *, batch: bool, interval: float, **options):
+    def handle(self, *, batch: bool, interval: float, with_parent: int | None = None, **options):
+        if with_parent:
+            threading.Thread(
+                target=_follow_parent, args=(with_parent,), daemon=True, name="parent"
+            ).start()
         sweep(purge=True)
         if not batch:
             threading.Thread(
