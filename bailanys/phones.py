@@ -3,6 +3,12 @@
 Numbers are parsed with `phonenumbers` (default region KZ, so `8 701 234 56
 78`, `701 234 5678` and `+7 (701) 234-56-78` are the same number) and stored
 in E.164.
+
+A number we would call or text out to (a recipient, a requester's contact, an SMS
+volunteer's own phone) must also be one a volunteer can call cheaply and reach a
+person on: mobile or fixed line. Paid, satellite and service numbers are refused
+(see `refusal`). A number that wrote to us, or a gateway's own, only has to be
+valid (`any_type=True`).
 """
 
 import functools
@@ -14,12 +20,65 @@ DEFAULT_REGION = "KZ"
 MAX_INPUT_LENGTH = 40
 
 
+# Volunteers call on their own credit: only these reach a person at a normal price.
+# FIXED_LINE_OR_MOBILE is what phonenumbers says where the two share ranges (+1).
+CALLABLE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
+# Lines that answer no one's own phone: free-phone (often unreachable from abroad),
+# company-wide (UAN), pagers, voicemail, and internet telephony (VOIP), which does
+# not ring while the internet is cut.
+SERVICE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.UAN,
+        phonenumbers.PhoneNumberType.PAGER,
+        phonenumbers.PhoneNumberType.VOICEMAIL,
+        phonenumbers.PhoneNumberType.VOIP,
+    }
+)
+# phonenumbers' region for country codes of no country: +870 (Inmarsat), +881
+# (satellite), +882/+883 (international networks), +878, +888, +979 (premium), +800,
+# +808. Their "mobile" numbers cost a volunteer dollars a minute.
+NON_GEOGRAPHIC = "001"
+
+
 class InvalidPhone(ValueError):
     """The text is not a phone number we can call; the message says why."""
 
 
-def normalize(raw: str, *, region: str = DEFAULT_REGION) -> str:
-    """Return the E.164 form of `raw`, or raise InvalidPhone with a reason."""
+def refusal(number: phonenumbers.PhoneNumber) -> str:
+    """Why a valid number is not one a volunteer can call, or "" when it is.
+
+    Premium-rate, shared-cost and personal (follow-me, often premium-priced) numbers
+    and every non-geographic one (satellite above all) cost the caller too much;
+    free-phone, UAN, pager, voicemail and VOIP numbers reach no one's own phone.
+    """
+    kind = phonenumbers.number_type(number)
+    if kind in CALLABLE_TYPES and phonenumbers.region_code_for_number(number) != NON_GEOGRAPHIC:
+        return ""
+    if kind in SERVICE_TYPES:
+        return _(
+            "This is a free-phone, service or internet number, not a person's own phone. "
+            "Give a mobile or home number."
+        )
+    return _(
+        "This is a paid or satellite number: volunteers call and text on their own credit, "
+        "so we cannot use it. Give a mobile or home number."
+    )
+
+
+def normalize(raw: str, *, region: str = DEFAULT_REGION, any_type: bool = False) -> str:
+    """Return the E.164 form of `raw`, or raise InvalidPhone with a reason.
+
+    A valid number of a kind volunteers may not call (`refusal`) is refused too, unless
+    `any_type`: for a number that wrote to us, a gateway's own, or an address that was
+    accepted when it came in.
+    """
     text = (raw or "").strip()
     if not text:
         raise InvalidPhone(_("Enter a phone number."))
@@ -31,6 +90,9 @@ def normalize(raw: str, *, region: str = DEFAULT_REGION) -> str:
         raise InvalidPhone(_("This is not a phone number.")) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone(_("No phone number looks like this. Check the digits."))
+    reason = "" if any_type else refusal(number)
+    if reason:
+        raise InvalidPhone(reason)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -65,3 +65,12 @@ def test_any_other_contact_is_told_on_the_status_page_only(
 def test_without_an_sms_gateway_a_phone_number_contact_is_told_on_the_status_page(anon, volunteer):
     created = reached(anon, volunteer, "+44 7911 123456")
     assert REPLY in status_page_says(anon, created)
+
+
+@pytest.mark.parametrize("contact", ["+1 900 555 1234", "+881 6 1234 5678", "8 800 123 45 67"])
+def test_a_paid_satellite_or_service_contact_number_is_not_texted(
+    anon, volunteer, fake_smsgate, contact
+):
+    created = reached(anon, volunteer, contact)
+    assert [m for m in fake_smsgate.outbox if "Gulnara" in m["text"]] == []
+    assert REPLY in status_page_says(anon, created)

@@ -203,14 +203,28 @@ TOP = {
 }
 
 
+# Volunteers call on their own credit: a person's mobile or fixed line, in a country.
+CALLABLE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+
+
 def callable_number(phone: str) -> bool:
-    """A Kazakh number in any usual format, or any number with its country code."""
+    """A Kazakh number in any usual format, or any number with its country code, that is
+    a mobile or fixed line of a country (not paid, satellite or a service)."""
     if not phone or len(phone) > MAX_PHONE_TEXT:
         return False
     try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(phone, "KZ"))
+        number = phonenumbers.parse(phone, "KZ")
     except phonenumbers.NumberParseException:
         return False
+    return (
+        phonenumbers.is_valid_number(number)
+        and phonenumbers.number_type(number) in CALLABLE_TYPES
+        and phonenumbers.region_code_for_number(number) != "001"
+    )
 
 
 def expected_errors(body) -> set[str]:

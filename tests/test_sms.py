@@ -111,6 +111,16 @@ def test_help_in_each_script(fake_smsgate, text, expected):
     assert len(answer) == 1 and expected in answer[0]
 
 
+def test_a_satellite_phone_that_texts_us_is_heard_and_answered(fake_smsgate):
+    """Numbers we are asked to call must be mobile or fixed lines; whoever texts us is
+    answered, from a satellite phone too."""
+    satellite = "+881612345678"
+    assert receive(fake_smsgate, satellite, "HELP") == "received"
+    deliver()
+    answer = texts_to(fake_smsgate, satellite)
+    assert len(answer) == 1 and "write who to call" in answer[0]
+
+
 @pytest.mark.parametrize("stop", ["STOP", "стоп", "Тоқта"])
 def test_stop_ends_sms_to_that_number_until_start(fake_smsgate, stop):
     receive(fake_smsgate, MUM, stop)

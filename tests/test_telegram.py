@@ -110,6 +110,20 @@ def test_requester_conversation_in_each_language(fake_telegram, language):
     assert "Гульнара" in status and link in status
 
 
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_bot_refuses_a_premium_number_and_asks_again(fake_telegram, language):
+    fake = fake_telegram
+    converse(fake, ALICE, "/request", language)
+    bad = converse(fake, ALICE, "+1 900 555 1234", language)
+    paid = (
+        "This is a paid or satellite number: volunteers call and text on their own credit, "
+        "so we cannot use it. Give a mobile or home number."
+    )
+    assert in_language(language, paid) in bad
+    assert in_language(language, "Send the number again, or /cancel.") in bad
+    assert in_language(language, "Their name?") in converse(fake, ALICE, "8 701 234 56 78")
+
+
 def test_free_text_is_parsed_and_confirmed(fake_telegram):
     fake = fake_telegram
     shown = converse(

@@ -1,7 +1,7 @@
 """Which channels can reach a contact that a requester typed into the web form or the API.
 
 - A phone number (`+44 7911 123456`, `8 701 234 56 78`): an SMS, when an SMS gateway
-  is set up.
+  is set up. A paid, satellite or service number (bailanys/phones.py) is not texted.
 - A Telegram user id (`tg:123456789`, `telegram:123456789`; a person's private chat
   with the bot has the same id): a message from the bot, when the bot is set up.
   Telegram lets a bot write only to people who have pressed Start in it; to anyone

@@ -39,8 +39,10 @@ class SmsChannel(Channel):
     code = "sms"
 
     def send(self, message: OutboundMessage) -> str:
+        # Every address was judged where it came in: a recipient or a contact by the
+        # rule on callable kinds, a sender we answer by none.
         try:
-            to = phones.normalize(message.address)
+            to = phones.normalize(message.address, any_type=True)
         except phones.InvalidPhone:
             raise ContactUnreachable("not a phone number") from None
         key = number_key(to)

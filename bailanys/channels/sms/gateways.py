@@ -172,8 +172,9 @@ def gateway_add(
     if kind == SmsGateway.Kind.HTTP and not from_number:
         errors["from_number"] = _("An HTTP provider needs the number SMS come from.")
     if from_number:
+        # The gateway's own number, which nobody calls: any valid kind.
         try:
-            from_number = phones.normalize(from_number)
+            from_number = phones.normalize(from_number, any_type=True)
         except phones.InvalidPhone as exc:
             errors["from_number"] = str(exc)
     if sim not in (None, 1, 2, 3):

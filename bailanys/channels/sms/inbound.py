@@ -40,8 +40,10 @@ def inbound_accept(gateway: SmsGateway, raw_sender: str, text: str) -> str:
     (a bank, the operator), which is kept but never answered.
     """
     raw_sender = raw_sender.strip()[:40]
+    # Whoever texts us is heard, from a satellite phone too: the rule on the kind of
+    # number is for numbers we are asked to call (bailanys/phones.py).
     try:
-        sender, is_phone = phones.normalize(raw_sender), True
+        sender, is_phone = phones.normalize(raw_sender, any_type=True), True
     except phones.InvalidPhone:
         sender, is_phone = raw_sender, False
     text = text.replace("\x00", "")[:2000]
