@@ -232,8 +232,8 @@ EXPECTED = {
     # sms-gate.app's webhook answers only a valid signature; without it, 401 before anything.
     "channels/smsgate/webhook": expect({405}, {401}, anon_get={405}, anon_post={401}),
     # An HTTP provider's callbacks: an unknown provider is 404, a bad signature 403.
-    "channels/http-sms/<str:name>/status": expect({405}, {404}, anon_get={405}, anon_post={404}),
-    "channels/http-sms/<str:name>/inbound": expect({405}, {404}, anon_get={405}, anon_post={404}),
+    "channels/http-sms/<str:name>/status": expect({405}, {403}, anon_get={405}, anon_post={403}),
+    "channels/http-sms/<str:name>/inbound": expect({405}, {403}, anon_get={405}, anon_post={403}),
     # A link code is made for the logged-in person only and shows nothing of others.
     "console/telegram/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
     # The volunteer's own phone only; an empty POST is refused with a reason.

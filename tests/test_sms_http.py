@@ -171,14 +171,18 @@ def test_a_forged_or_missing_signature_is_refused_and_nothing_is_stored(twilio):
     assert not SmsEvent.objects.exists()
     assert not OutboxMessage.objects.exists()
 
-    # Unknown, disabled or not-HTTP gateways do not exist here.
+    # Unknown, disabled or not-HTTP gateways are answered like a wrong signature (issue 16,
+    # item 8): the webhook does not tell which gateway names exist.
     other = twilio.build_inbound(PUBLIC + "/channels/http-sms/nobody/inbound", MUM, "help")
-    assert post("/channels/http-sms/nobody/inbound", other).status_code == 404
+    unknown = post("/channels/http-sms/nobody/inbound", other)
     SmsGateway.objects.create(name="phone", kind="smsgate", url="http://127.0.0.1:9")
     phone = twilio.build_inbound(PUBLIC + "/channels/http-sms/phone/inbound", MUM, "help")
-    assert post("/channels/http-sms/phone/inbound", phone).status_code == 404
+    not_http = post("/channels/http-sms/phone/inbound", phone)
+    forged = post(INBOUND, ({**data, "Body": "changed"}, headers))
+    assert unknown.status_code == not_http.status_code == forged.status_code == 403
+    assert unknown.content == not_http.content == forged.content
     SmsGateway.objects.filter(name="twilio").update(enabled=False)
-    assert post(INBOUND, (data, headers)).status_code == 404
+    assert post(INBOUND, (data, headers)).status_code == 403  # a disabled gateway, likewise
     SmsGateway.objects.filter(name="twilio").update(enabled=True)
     assert Client().get(INBOUND, headers=headers).status_code == 405
     assert not SmsInbound.objects.exists()

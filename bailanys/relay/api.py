@@ -32,7 +32,12 @@ class RequesterIn(Schema):
 
 class RecipientIn(Schema):
     name: str = Field(min_length=1, max_length=services.MAX_NAME)
-    phone: str = Field(max_length=64, description="Any usual format; +7 (KZ) is assumed")
+    phone: str = Field(
+        max_length=64,
+        description="Any usual format; +7 (KZ) is assumed",
+        # Refused empty by the server, with a reason in the requester's language.
+        json_schema_extra={"minLength": 1},
+    )
     city: str = Field("", max_length=services.MAX_CITY)
     language: Language | None = Field(None, description="For the call script; default ru")
 

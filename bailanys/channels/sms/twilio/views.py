@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -21,10 +20,16 @@ def signed_url(request: HttpRequest) -> str:
 
 
 def _gateway(request: HttpRequest, name: str) -> SmsGateway | None:
-    """The enabled HTTP gateway `name` (404 if none) if Twilio signed the request, else None."""
-    gateway = get_object_or_404(SmsGateway, name=name, kind=SmsGateway.Kind.HTTP, enabled=True)
+    """The enabled HTTP gateway `name` if Twilio signed the request, else None.
+
+    An unknown name is answered like a wrong signature (403), so the webhook does not tell
+    which gateway names exist.
+    """
+    gateway = SmsGateway.objects.filter(name=name, kind=SmsGateway.Kind.HTTP, enabled=True).first()
     header = request.headers.get("X-Twilio-Signature", "")
-    if not signature_valid(gateway.password, signed_url(request), request.POST, header):
+    if gateway is None or not signature_valid(
+        gateway.password, signed_url(request), request.POST, header
+    ):
         return None
     # The provider is reachable again; last_seen_at stays unset, so an idle provider (it
     # sends no heartbeats) is never taken for a silent phone.

@@ -3,12 +3,17 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.crypto import get_random_string
+from django_tasks import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
 
 from bailanys.channels.sms.services import sms_sweep
 from bailanys.conversations.bridge import bridges_sweep
@@ -35,10 +40,31 @@ def sweep(*, purge: bool) -> None:
             purged = retention_purge()
             if purged["cases"]:
                 logger.info("retention: %d cases purged", purged["cases"])
+            task_results_prune()
     except Exception:
         logger.exception("sweep failed; it runs again shortly")
     finally:
         close_old_connections()
+
+
+# Finished background tasks leave a row each (thousands an hour under load); the outbox,
+# not these rows, is what says a message went. Failed ones are kept longer to look into.
+TASK_RESULTS_KEPT = timedelta(hours=1)
+FAILED_TASK_RESULTS_KEPT = timedelta(days=7)
+
+
+def task_results_prune() -> int:
+    """Delete finished task results past their keeping time; returns how many."""
+    now = timezone.now()
+    deleted, _per_model = (
+        DBTaskResult.objects.finished()
+        .filter(
+            Q(status=TaskResultStatus.SUCCESSFUL, finished_at__lt=now - TASK_RESULTS_KEPT)
+            | Q(status=TaskResultStatus.FAILED, finished_at__lt=now - FAILED_TASK_RESULTS_KEPT)
+        )
+        .delete()
+    )
+    return deleted
 
 
 def _sweep_forever(interval: int, purge_every: int) -> None:

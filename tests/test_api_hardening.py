@@ -1,0 +1,56 @@
+"""Smaller holes from the outside test (issue 16, item 8), through the public surface."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from bailanys.relay.models import Request
+from tests.conftest import Api, make_volunteer, request_body, run_cli, submit
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_request_body_must_say_it_is_json(content_type):
+    """Another site's page can POST text/plain without asking first; it cannot POST JSON."""
+    import json
+
+    answer = Client().post(
+        "/api/v1/requests", json.dumps(request_body()), content_type=content_type
+    )
+    assert answer.status_code == 415
+    assert "application/json" in answer.json()["detail"]
+    assert not Request.objects.exists()
+    assert Api().post("/requests", request_body()).status_code == 201
+
+
+def test_the_schema_says_a_recipients_phone_cannot_be_empty():
+    schema = Client().get("/api/v1/openapi.json").json()
+    assert schema["components"]["schemas"]["RecipientIn"]["properties"]["phone"]["minLength"] == 1
+    empty = request_body()
+    empty["recipient"]["phone"] = ""
+    answer = Api().post("/requests", empty)
+    assert answer.status_code == 422
+    assert list(answer.json()["errors"]) == ["recipient.phone"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_finished_task_results_do_not_pile_up():
+    submit(Api())
+    volunteer = Api(make_volunteer()[1])
+    claim = volunteer.post("/claims").json()
+    volunteer.post(f"/claims/{claim['claim_id']}/outcome", {"outcome": "reached"})
+    run_cli("worker", "--batch")  # sends the notice: a finished task's row
+    done = DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL)
+    assert done.exists()
+    with time_machine.travel(timezone.now() + timedelta(minutes=30)):
+        run_cli("worker", "--batch")
+        assert done.exists(), "kept for an hour"
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        run_cli("worker", "--batch")
+        assert not done.exists()
