@@ -5,6 +5,10 @@ import sys
 
 
 def main() -> None:
+    from bailanys.privacy.storage import owner_only_files
+
+    # The database, its WAL and the key files this process makes: owner-only.
+    owner_only_files()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bailanys.settings")
     from django.core.management import execute_from_command_line
 

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import time
 import urllib.error
@@ -278,3 +279,31 @@ def test_a_body_over_the_limit_is_refused_from_its_headers(up_process):
         )
         first_line = conn.recv(200).split(b"\r\n")[0]
     assert first_line.startswith(b"HTTP/1.1 413"), first_line
+
+
+def modes(folder: Path) -> dict[str, int]:
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in [folder, *folder.iterdir()]}
+
+
+@pytest.mark.subprocess
+def test_a_new_data_directory_is_for_its_owner_only(up_process):
+    up = up_process()
+    up.wait_healthy()
+    found = modes(up.data_dir)
+    assert {"bailanys.sqlite3", "secret_key"} <= set(found), found
+    assert {name: mode for name, mode in found.items() if mode & 0o077} == {}
+    assert "tightened" not in up.output()
+
+
+@pytest.mark.subprocess
+def test_a_data_directory_others_can_read_is_tightened_with_a_warning(up_process, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    (data / "bailanys.sqlite3").touch()  # an empty file is an empty SQLite database
+    (data / "bailanys.sqlite3").chmod(0o644)
+    up = up_process()
+    up.wait_healthy()
+    assert {name: mode for name, mode in modes(data).items() if mode & 0o077} == {}
+    assert "WARNING: tightened permissions of" in up.output()
+    assert "bailanys.sqlite3: 0o644 -> 0o600" in up.output()

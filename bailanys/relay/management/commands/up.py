@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -12,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bailanys.accounts.models import Role, User
 from bailanys.accounts.services import password_generate, user_create
+from bailanys.privacy.storage import data_dir_tighten
 from bailanys.relay.demo import demo_history, demo_load, demo_pulse
 
 
@@ -52,6 +54,8 @@ class Command(BaseCommand):
             raise CommandError(f"--port must be between 1 and 65535, got {port}")
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         call_command("migrate", interactive=False, verbosity=0)
+        for line in data_dir_tighten(Path(settings.DATA_DIR)):
+            self.stderr.write(f"WARNING: tightened permissions of {line}")
         self._first_coordinator()
         if demo:
             created, logins = demo_load()
