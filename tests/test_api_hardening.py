@@ -1,5 +1,6 @@
 """Smaller holes from the outside test (issue 16, item 8), through the public surface."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -18,8 +19,6 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
 def test_a_request_body_must_say_it_is_json(content_type):
     """Another site's page can POST text/plain without asking first; it cannot POST JSON."""
-    import json
-
     answer = Client().post(
         "/api/v1/requests", json.dumps(request_body()), content_type=content_type
     )
@@ -54,3 +53,30 @@ def test_finished_task_results_do_not_pile_up():
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         run_cli("worker", "--batch")
         assert not done.exists()
+
+
+def created_with_host(host: str) -> str:
+    answer = Client().post(
+        "/api/v1/requests",
+        json.dumps(request_body()),
+        content_type="application/json",
+        headers={"Host": host},
+    )
+    assert answer.status_code == 201, answer.content
+    return answer.json()["status_url"]
+
+
+def test_the_host_header_is_never_echoed_into_a_status_link(settings):
+    settings.BAILANYS_PUBLIC_URL = ""
+    url = created_with_host("evil.example")
+    assert "evil.example" not in url
+    assert url.startswith("/s/")
+    assert Client().get(url).status_code == 200
+
+
+def test_a_status_link_is_absolute_under_the_public_url_or_a_listed_host(settings):
+    settings.BAILANYS_PUBLIC_URL = "https://relay.example.org"
+    assert created_with_host("evil.example").startswith("https://relay.example.org/s/")
+    settings.BAILANYS_PUBLIC_URL = ""
+    settings.ALLOWED_HOSTS = ["relay.lan"]
+    assert created_with_host("relay.lan").startswith("http://relay.lan/s/")

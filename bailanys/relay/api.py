@@ -2,6 +2,7 @@ import re
 from datetime import datetime
 from typing import Literal
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -59,7 +60,10 @@ class RequestIn(Schema):
 class RequestCreated(Schema):
     request_id: int
     case_id: int
-    status_url: str
+    status_url: str = Field(
+        description="The requester's private status page: absolute under BAILANYS_PUBLIC_URL "
+        "when it is set, else a path on this server (the Host header is never echoed)"
+    )
 
 
 class Problem(Schema):
@@ -152,6 +156,17 @@ class OutcomeOut(Schema):
     case_state: str
 
 
+def _absolute(request: HttpRequest, path: str) -> str:
+    """A link to give out. Never built from a Host header that any host may send (the
+    default BAILANYS_ALLOWED_HOSTS=*): under BAILANYS_PUBLIC_URL, or from a host the
+    operator listed, else the path alone."""
+    if settings.BAILANYS_PUBLIC_URL:
+        return settings.BAILANYS_PUBLIC_URL + path
+    if "*" in settings.ALLOWED_HOSTS:
+        return path
+    return request.build_absolute_uri(path)
+
+
 def _created(request: HttpRequest, r) -> dict:
     # The token is known only now (or, for a request sent again with its Idempotency-Key,
     # made again from that key): the database keeps a keyed hash of it.
@@ -159,7 +174,7 @@ def _created(request: HttpRequest, r) -> dict:
     return {
         "request_id": r.pk,
         "case_id": r.case_id,
-        "status_url": request.build_absolute_uri(path) if path else "",
+        "status_url": _absolute(request, path) if path else "",
     }
 
 
