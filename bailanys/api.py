@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
+from bailanys.middleware import unreadable_detail
+from bailanys.privacy.crypto import DecryptionError
 from bailanys.privacy.ratelimit import Throttled
 from bailanys.relay.api import router as relay_router
 from bailanys.relay.services import InputError
@@ -42,6 +44,12 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 def on_input_error(request: HttpRequest, exc: InputError):
     detail = [{"loc": ["body", *k.split(".")], "msg": v} for k, v in exc.errors.items()]
     return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(DecryptionError)
+def on_unreadable(request: HttpRequest, exc: DecryptionError):
+    # A row sealed under a key that is gone is absent (see UnreadableRecordMiddleware).
+    return api.create_response(request, {"detail": unreadable_detail()}, status=404)
 
 
 @api.exception_handler(AuthenticationError)

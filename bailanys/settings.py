@@ -125,6 +125,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "bailanys.middleware.ContentSecurityPolicyMiddleware",
+    "bailanys.middleware.UnreadableRecordMiddleware",
     # Last, so its lockout page still passes through the headers above.
     "axes.middleware.AxesMiddleware",
 ]
