@@ -80,3 +80,18 @@ def test_a_status_link_is_absolute_under_the_public_url_or_a_listed_host(setting
     settings.BAILANYS_PUBLIC_URL = ""
     settings.ALLOWED_HOSTS = ["relay.lan"]
     assert created_with_host("relay.lan").startswith("http://relay.lan/s/")
+
+
+def test_an_idempotency_key_belongs_to_the_client_that_sent_it():
+    """Another client with the same key and body makes its own request: it never gets the
+    first requester's status link."""
+    headers = {"Idempotency-Key": "shared-key-1"}
+    mine = Api(address="198.51.100.1")
+    first = mine.post("/requests", request_body(), headers=headers)
+    again = mine.post("/requests", request_body(), headers=headers)
+    other = Api(address="198.51.100.2").post("/requests", request_body(), headers=headers)
+    assert first.status_code == again.status_code == other.status_code == 201
+    assert again.json() == first.json()  # the same client's retry: the same request
+    assert other.json()["request_id"] != first.json()["request_id"]
+    assert other.json()["status_url"] != first.json()["status_url"]
+    assert Request.objects.count() == 2

@@ -10,7 +10,8 @@ from ninja import Field, Header, Router, Schema, Status
 from ninja.security import HttpBearer
 
 from bailanys.accounts.selectors import user_from_api_token
-from bailanys.privacy.ratelimit import intake_throttle
+from bailanys.privacy.crypto import blind_index
+from bailanys.privacy.ratelimit import client_address, intake_throttle
 from bailanys.relay import selectors, services
 from bailanys.relay.models import Kind, Outcome
 from bailanys.relay.services import ClaimEnded, IdempotencyConflict, NotYourClaim
@@ -156,6 +157,13 @@ class OutcomeOut(Schema):
     case_state: str
 
 
+def _scoped(request: HttpRequest, idempotency_key: str) -> str:
+    """An Idempotency-Key is one client's: the same key and body from another address is
+    another request, and never gets back the first one's status link."""
+    client = client_address(request)
+    return "api:" + blind_index(f"idempotency:{client}:{idempotency_key}")
+
+
 def _absolute(request: HttpRequest, path: str) -> str:
     """A link to give out. Never built from a Host header that any host may send (the
     default BAILANYS_ALLOWED_HOSTS=*): under BAILANYS_PUBLIC_URL, or from a host the
@@ -198,7 +206,9 @@ def request_create(
     intake_throttle(request=request, contact=data.requester_contact)
     try:
         created, _new = services.request_create(
-            data=data, channel="web", idempotency_key=idempotency_key
+            data=data,
+            channel="web",
+            idempotency_key=_scoped(request, idempotency_key) if idempotency_key else None,
         )
     except IdempotencyConflict:
         return Status(409, {"detail": _("This Idempotency-Key was used with a different request.")})
