@@ -14,19 +14,23 @@ import os
 import sqlite3
 import subprocess
 import textwrap
+import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 
-from bailanys.privacy import keys
+from bailanys.privacy import crypto, keys, services
 from bailanys.privacy.crypto import DecryptionError
 from bailanys.privacy.fields import SealedTextField, sealed_models
 from bailanys.privacy.keys import keyring
 from bailanys.relay.models import Request
 from tests.conftest import (
+    ON_POSTGRES,
     Api,
     Browser,
     bailanys_executable,
@@ -322,8 +326,11 @@ def test_keys_rotate_rewraps_data_keys_and_leaves_the_messages_untouched(key_dir
             rewrapped += 1
     assert f"Re-wrapped {rewrapped} data keys" in out.getvalue()
     print(f"\n[crypto] rotation re-wrapped {rewrapped} data keys over {len(before)} tables")
+    assert_everything_reads(scene)
 
-    # Everything still reads: the status page with its notification, the volunteer's case.
+
+def assert_everything_reads(scene: dict) -> None:
+    """The status page with its notification, the volunteer's case, the console."""
     for n, created in enumerate(scene["closed"]):
         tag = "ab"[n]
         status = Api().get(f"/requests/{status_token(created)}").json()
@@ -341,6 +348,243 @@ def test_keys_rotate_rewraps_data_keys_and_leaves_the_messages_untouched(key_dir
     console = browser.get("/console/").content.decode()
     assert CANARY_MESSAGE + "c" in console
     assert "Zyxcryptorequesterc" in console
+
+
+def wrapped_under() -> Counter:
+    """How many rows are wrapped under each master key id."""
+    return Counter(row[1].split(":")[1] for rows in at_rest().values() for row in rows if row[1])
+
+
+class PowerCut(Exception):
+    pass
+
+
+@commits
+def test_an_interrupted_rotation_is_resumed_with_its_own_key_and_leaves_one_master_key(
+    key_dir, monkeypatch
+):
+    scene = populate()
+    old_id = master_file(key_dir)["current"]
+    total = sum(wrapped_under().values())
+    assert total >= 12
+    monkeypatch.setattr(services, "REWRAP_BATCH", 3, raising=False)
+    real_wrap = crypto.data_key_wrap
+
+    def cut_after(n: int):
+        calls = iter(range(n))
+
+        def wrap(*args, **kwargs):
+            if next(calls, None) is None:
+                raise PowerCut
+            return real_wrap(*args, **kwargs)
+
+        return wrap
+
+    # Cut short twice, part-way through (a crash, a kill -9 between two batches).
+    monkeypatch.setattr(crypto, "data_key_wrap", cut_after(5))
+    with pytest.raises(PowerCut):
+        call_command("keys", "rotate", stdout=io.StringIO())
+    new_id = master_file(key_dir)["current"]
+    assert new_id != old_id
+    first = wrapped_under()
+    assert set(first) == {old_id, new_id}, "some batches got through, the one cut short did not"
+    monkeypatch.setattr(crypto, "data_key_wrap", cut_after(4))
+    with pytest.raises(PowerCut):
+        call_command("keys", "rotate", stdout=io.StringIO())
+    assert master_file(key_dir)["current"] == new_id, "the second run went on with the same key"
+    assert set(master_file(key_dir)["keys"]) == {old_id, new_id}, "no master key piled up"
+    done = wrapped_under()[new_id]
+    assert first[new_id] < done < total
+
+    monkeypatch.setattr(crypto, "data_key_wrap", real_wrap)
+    out = io.StringIO()
+    call_command("keys", "rotate", stdout=out)
+    assert f"Resumed the rotation to master key {new_id}" in out.getvalue()
+    assert f"Re-wrapped {total - done} data keys under master key {new_id}." in out.getvalue()
+    assert f"Removed old master keys: {old_id}." in out.getvalue()
+    assert list(master_file(key_dir)["keys"]) == [new_id]
+    assert wrapped_under() == {new_id: total}
+    assert_everything_reads(scene)
+
+    # A rotation that finished starts a new one, as before.
+    out = io.StringIO()
+    call_command("keys", "rotate", stdout=out)
+    assert "Resumed" not in out.getvalue()
+    newest = master_file(key_dir)["current"]
+    assert newest != new_id and list(master_file(key_dir)["keys"]) == [newest]
+    assert wrapped_under() == {newest: total}
+
+
+@commits
+def test_a_batch_that_meets_a_locked_database_is_retried(key_dir, monkeypatch):
+    """What SQLite says when a writer holds the database past the busy timeout."""
+    populate()
+    total = sum(wrapped_under().values())
+    real_batch = services._rewrap_batch
+    locked = iter(range(2))
+
+    def batch(*args, **kwargs):
+        if next(locked, None) is not None:
+            raise OperationalError("database is locked")
+        return real_batch(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_rewrap_batch", batch)
+    out = io.StringIO()
+    call_command("keys", "rotate", stdout=out)
+    new_id = master_file(key_dir)["current"]
+    assert f"Re-wrapped {total} data keys under master key {new_id}." in out.getvalue()
+    assert "The database was busy 2 times" in out.getvalue()
+    assert wrapped_under() == {new_id: total}
+    assert list(master_file(key_dir)["keys"]) == [new_id]
+
+
+SHELL_REQUESTS = textwrap.dedent(
+    """
+    import os
+    from pathlib import Path
+    from django.db import transaction
+    from bailanys.relay import services
+
+    def request(n):
+        data = services.request_check({
+            "requester": {"name": f"Loadrequester{n}", "contact": f"c{n}@x"},
+            "recipient": {"name": f"Loadrecipient{n}", "phone": "+7701%07d" % n,
+                          "city": "Loadcity"},
+            "message": f"load message {n}", "kind": "deliver_message"})
+        with transaction.atomic():
+            services.request_create(data=data)
+
+    control = Path(os.environ["ROTATE_TEST_CONTROL"])
+    if os.environ.get("ROTATE_TEST_POPULATE"):
+        for n in range(int(os.environ["ROTATE_TEST_POPULATE"])):
+            request(1_000_000 + n)
+    else:
+        # The server under load: one write transaction after another until told to stop.
+        n = 0
+        while not (control / "stop").exists():
+            request(2_000_000 + n)
+            n += 1
+            if n == 1:
+                (control / "writing").touch()
+        print(f"WROTE {n}")
+    """
+)
+
+SHELL_READ_ALL = textwrap.dedent(
+    """
+    import json
+    from collections import Counter
+    from bailanys.privacy.crypto import wrapped_key_id
+    from bailanys.privacy.fields import SealedTextField, sealed_models
+
+    under, rows, fields = Counter(), 0, 0
+    for model in sealed_models():
+        names = [f.name for f in model._meta.concrete_fields if isinstance(f, SealedTextField)]
+        for row in model.objects.iterator():
+            if row.data_key:
+                under[wrapped_key_id(row.data_key)] += 1
+                row.plain_data_key()
+            for name in names:
+                getattr(row, name)
+                fields += 1
+            rows += 1
+    print("SUMMARY " + json.dumps({"under": under, "rows": rows, "fields": fields}))
+    """
+)
+
+
+def postgres_url() -> str:
+    db = connection.settings_dict
+    user = quote(db.get("USER") or "postgres")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    return f"postgres://{user}{password}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize(
+    "database",
+    [
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not ON_POSTGRES, reason="needs DATABASE_URL=postgres://…"),
+            ],
+        ),
+    ],
+)
+def test_keys_rotate_succeeds_while_the_server_writes(
+    database, request, key_dir, tmp_path, tmp_path_factory
+):
+    """`bailanys keys rotate` in a terminal while another process writes request after request."""
+    control = tmp_path / "control"
+    control.mkdir()
+    if database == "sqlite":
+        env = child_env(
+            migrated_sqlite(tmp_path_factory, key_dir), ROTATE_TEST_CONTROL=str(control)
+        )
+    else:
+        request.getfixturevalue("transactional_db")  # the test database, flushed afterwards
+        env = child_env(key_dir, DATABASE_URL=postgres_url(), ROTATE_TEST_CONTROL=str(control))
+
+    def bailanys(*args: str, **extra: str) -> str:
+        done = subprocess.run(
+            [bailanys_executable(), *args],
+            env={**env, **extra},
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr).decode(errors="replace")
+        return done.stdout.decode()
+
+    populated = 400
+    bailanys("shell", "-c", SHELL_REQUESTS, ROTATE_TEST_POPULATE=str(populated))
+    old_id = master_file(key_dir)["current"]
+    writer = subprocess.Popen(
+        [bailanys_executable(), "shell", "-c", SHELL_REQUESTS],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (control / "writing").exists():
+            assert writer.poll() is None, writer.communicate()[1].decode(errors="replace")
+            assert time.monotonic() < deadline, "the writer never wrote"
+            time.sleep(0.05)
+        started = time.monotonic()
+        rotation = subprocess.run(
+            [bailanys_executable(), "keys", "rotate"],
+            env=env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        took = time.monotonic() - started
+    finally:
+        (control / "stop").touch()
+        written, errors = writer.communicate(timeout=120)
+    report = (rotation.stdout + rotation.stderr).decode(errors="replace")
+    assert rotation.returncode == 0, report
+    assert writer.returncode == 0, errors.decode(errors="replace")
+    wrote = int(written.decode().split("WROTE ")[1])
+    assert wrote > 0
+
+    new_id = master_file(key_dir)["current"]
+    assert new_id != old_id
+    assert list(master_file(key_dir)["keys"]) == [new_id], "exactly one master key: the new one"
+    assert f"Removed old master keys: {old_id}." in report
+    summary = json.loads(bailanys("shell", "-c", SHELL_READ_ALL).split("SUMMARY ")[1])
+    assert summary["under"] == {new_id: summary["rows"]}, "every row is under the new key"
+    assert summary["rows"] >= 3 * (populated + wrote), "every row was read, fields and all"
+    print(
+        f"\n[crypto] {database}: rotation took {took:.1f}s while the writer wrote {wrote} "
+        f"requests; {summary['rows']} rows ({summary['fields']} sealed fields) read back. "
+        + " ".join(report.split())
+    )
 
 
 # --- The emergency wipe --------------------------------------------------------------
