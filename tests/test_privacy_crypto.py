@@ -140,10 +140,12 @@ def test_a_ciphertext_copied_into_another_row_does_not_decrypt():
     first, second = scene["closed"]
     raw_update("relay_request", "message", "message", first["request_id"], second["request_id"])
 
-    # Through the API and the status page: an error, and never the other row's message.
+    # Through the API and the status page: the row cannot be read, so it is absent (404
+    # with the reason, never a server error), and never the other row's message.
     for path in (f"/api/v1/requests/{status_token(first)}", f"/s/{status_token(first)}/"):
         response = raise_nothing_client().get(path)
-        assert response.status_code == 500, path
+        assert response.status_code == 404, path
+        assert b"can no longer be read" in response.content
         assert CANARY_MESSAGE.encode() not in response.content
     with pytest.raises(DecryptionError):
         _ = Request.objects.get(pk=first["request_id"]).message
@@ -210,7 +212,8 @@ def test_a_data_key_copied_from_another_row_does_not_unwrap():
     first, second = scene["closed"]
     raw_update("relay_request", "data_key", "data_key", first["request_id"], second["request_id"])
     response = raise_nothing_client().get(f"/api/v1/requests/{status_token(first)}")
-    assert response.status_code == 500
+    assert response.status_code == 404
+    assert b"can no longer be read" in response.content
     assert CANARY_MESSAGE.encode() not in response.content
 
 
