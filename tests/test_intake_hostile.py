@@ -355,22 +355,47 @@ def test_any_idempotency_key_is_accepted_once_or_refused_with_a_reason(web, key)
 # --- Valid requests, from the outside in --------------------------------------
 
 
+# Bidirectional controls (Unicode's Bidi_Control) and invisible characters: removed.
+SHOWN_AS_NOTHING = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+SHOWN_AS_NOTHING |= set("\u200b\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064")
+
+
 def documented_clean(text: str, *, multiline: bool) -> str:
-    """The cleaning the API promises: control characters removed, then NFC."""
+    """The cleaning the API promises: control characters, bidi controls and invisible
+    characters removed, a zero-width (non-)joiner kept only between two letters, marks
+    or symbols, then NFC."""
     text = text.replace("\r\n", "\n")
     keep = "\n\t"  # in one-line fields they become spaces
     text = "".join(
-        ch for ch in text if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+        ch
+        for ch in text
+        if (ch in keep or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn"))
+        and ch not in SHOWN_AS_NOTHING
+    )
+
+    def joins(neighbour: str) -> bool:
+        category = unicodedata.category(neighbour)
+        return category[0] in "LM" or category in ("So", "Sk")
+
+    padded = f" {text} "  # a joiner at either end joins nothing
+    text = "".join(
+        ch
+        for before, ch, after in zip(padded, padded[1:], padded[2:], strict=False)
+        if ch not in "\u200c\u200d" or (joins(before) and joins(after))
     )
     text = unicodedata.normalize("NFC", text)
     return text.strip() if multiline else " ".join(text.split())
 
 
-# Letters, accents, Hangul jamo, controls, private use and line breaks side by
-# side: where removing one character must not leave text un-normalised.
+# Letters, accents, Hangul jamo, controls, private use, bidi controls, joiners,
+# emoji and line breaks side by side: where removing one character must not leave
+# text un-normalised, nor a joiner that joins nothing.
 tricky_text = st.lists(
     st.sampled_from(["e", "a", "\u0301", "\u0308", "\u1100", "\u1161", "\u11a8", "\x00"])
-    | st.sampled_from(["\x1b", "\x7f", "\ue000", "\U000e0080", "\r", "\n", "\t", " ", "\u2028"]),
+    | st.sampled_from(["\x1b", "\x7f", "\ue000", "\U000e0080", "\r", "\n", "\t", " ", "\u2028"])
+    # Bidi controls, invisible characters and joiners, between letters or not.
+    | st.sampled_from(["\u202e", "\u2067", "\u200f", "\u200b", "\u00ad", "\u200c", "\u200d"])
+    | st.sampled_from(["\U0001f469", "\ufe0f", "\U0001f3fd"]),
     max_size=30,
 ).map("".join)
 any_text = st.text(max_size=120) | tricky_text

@@ -1,8 +1,57 @@
+from urllib.parse import unquote_to_bytes
+
 from django import forms
+from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from bailanys.relay import services
 from bailanys.relay.models import LANGUAGE_CHOICES, Kind, Outcome, Resolution
+
+NOT_UTF8 = _("This text was not sent as valid UTF-8. Check it and send it again.")
+
+
+def form_data(request: HttpRequest) -> tuple[QueryDict | None, set[str]]:
+    """A form post's fields, and the names of those whose bytes were not UTF-8.
+
+    Django reads a form forgivingly: bytes that are not UTF-8 become U+FFFD, or, when
+    they are not percent-escaped, the whole body is read as Latin-1. An urlencoded
+    body (what a browser sends) is read again, strictly, field by field, so a U+FFFD
+    the person really sent is text like any other; a bad field keeps its readable
+    part, for the form to show again, and bad bytes in a field's name count under "".
+    A multipart body cannot be read twice (the CSRF check has read it), but Django
+    decodes each of its fields on its own: there a U+FFFD marks the bad bytes.
+    None for a request that is no post.
+    """
+    if request.method != "POST":
+        return None, set()
+    post = request.POST  # Django's own limits first: field count, charset
+    if request.content_type == "multipart/form-data":
+        bad = {name for name, values in post.lists() if any("\ufffd" in v for v in values)}
+        if bad:
+            post = post.copy()
+            for name in bad:
+                post.setlist(name, [value.replace("\ufffd", "") for value in post.getlist(name)])
+        return post, bad
+    if request.content_type != "application/x-www-form-urlencoded":
+        return post, set()
+    data, bad = QueryDict(mutable=True), set()
+    for pair in request.body.split(b"&"):
+        if not pair:
+            continue
+        name, _eq, value = (
+            unquote_to_bytes(part.replace(b"+", b" ")) for part in pair.partition(b"=")
+        )
+        try:
+            key = name.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.add("")
+            continue
+        try:
+            data.appendlist(key, value.decode("utf-8"))
+        except UnicodeDecodeError:
+            bad.add(key)
+            data.appendlist(key, value.decode("utf-8", errors="ignore"))
+    return (data if bad else post), bad
 
 
 class RequestForm(forms.Form):
@@ -47,12 +96,19 @@ class RequestForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
 
-    def __init__(self, *args, language: str = "en", **kwargs):
+    def __init__(self, *args, language: str = "en", not_utf8: set[str] = frozenset(), **kwargs):
+        """`not_utf8`: the fields whose bytes were not UTF-8 (see `form_data`)."""
         super().__init__(*args, **kwargs)
         self.language = language
+        self.not_utf8 = not_utf8
 
     def clean(self):
         cleaned = super().clean()
+        for name in sorted(self.not_utf8):
+            if name in self.fields:
+                self.add_error(name, NOT_UTF8)
+            elif NOT_UTF8 not in self.non_field_errors():
+                self.add_error(None, NOT_UTF8)
         if self.errors:
             return cleaned
         payload = {

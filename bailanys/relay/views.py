@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from bailanys.privacy.ratelimit import Throttled, intake_throttle
 from bailanys.relay import coordination, credit, selectors, services
-from bailanys.relay.forms import OutcomeForm, RequestForm, RetainForm
+from bailanys.relay.forms import OutcomeForm, RequestForm, RetainForm, form_data
 from bailanys.relay.models import Outcome
 
 
@@ -21,7 +21,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
     """The public intake form: no login, the same request as the API makes."""
     language = translation.get_language() or "en"
     language = language if language in services.LANGUAGES else "en"
-    form = RequestForm(request.POST or None, language=language)
+    data, not_utf8 = form_data(request)
+    form = RequestForm(data if data or not_utf8 else None, language=language, not_utf8=not_utf8)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data["data"]
         try:

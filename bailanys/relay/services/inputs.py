@@ -87,20 +87,49 @@ def too_long(limit: int, text: str) -> str:
     }
 
 
+# Characters that change how text is shown and say nothing themselves: the
+# bidirectional controls (an RLO makes "Gulnara" read as another name, "gpj.exe"
+# as "exe.jpg"), and invisible ones that make an empty name look filled in.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+INVISIBLE = frozenset("\u00ad\u180e\u200b\u2060\u2061\u2062\u2063\u2064\ufeff")
+# Zero-width non-joiner and joiner: Persian words and emoji sequences need them.
+JOINERS = frozenset("\u200c\u200d")
+
+
+def _joins(ch: str) -> bool:
+    """A character a joiner may sit beside: a letter, a mark (an emoji's variation
+    selector, a virama) or a symbol (an emoji, a skin tone)."""
+    category = unicodedata.category(ch)
+    return category[0] in "LM" or category in ("So", "Sk")
+
+
 def clean_text(value: object, *, multiline: bool = False) -> str:
     """Text as a person typed it, minus what no person types.
 
     Control characters (NUL, escape sequences…) and lone surrogates carry no
-    meaning, break databases and terminals, and are dropped; line breaks are
-    kept in multi-line fields.
+    meaning, break databases and terminals, and are dropped; so are the
+    bidirectional controls and invisible characters (zero-width space, word
+    joiner, BOM, soft hyphen…). A zero-width joiner or non-joiner stays only
+    between two letters, marks or symbols, where it joins something. Line
+    breaks are kept in multi-line fields.
     """
     if value is None:
         return ""
     keep = "\n\t"  # in one-line fields they become spaces below
-    text = "".join(
+    kept = [
         ch
         for ch in str(value).replace("\r\n", "\n")
-        if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+        if (ch in keep or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn"))
+        and ch not in BIDI_CONTROLS
+        and ch not in INVISIBLE
+    ]
+    text = "".join(
+        ch
+        for i, ch in enumerate(kept)
+        if ch not in JOINERS
+        or (0 < i < len(kept) - 1 and _joins(kept[i - 1]) and _joins(kept[i + 1]))
     )
     # Normalise after dropping: a control character may have split a letter
     # from its accent.
