@@ -4,7 +4,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from bailanys.middleware import unreadable_detail
 from bailanys.privacy.crypto import DecryptionError
@@ -12,8 +13,24 @@ from bailanys.privacy.ratelimit import Throttled
 from bailanys.relay.api import router as relay_router
 from bailanys.relay.services import InputError
 
+
+class NotJson(Exception):
+    """A body sent without Content-Type: application/json."""
+
+
+class JsonOnly(Parser):
+    """A body must say it is JSON. A page on another site can make a browser send
+    text/plain or a form without asking first (no CORS preflight); not application/json."""
+
+    def parse_body(self, request: HttpRequest):
+        if request.content_type != "application/json":
+            raise NotJson
+        return super().parse_body(request)
+
+
 api = NinjaAPI(
     title="Bailanys",
+    parser=JsonOnly(),
     version="1",
     description="Requests for relatives who cannot be reached, and the volunteers who call them.",
     urls_namespace="api",
@@ -44,6 +61,14 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 def on_input_error(request: HttpRequest, exc: InputError):
     detail = [{"loc": ["body", *k.split(".")], "msg": v} for k, v in exc.errors.items()]
     return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError):
+    if isinstance(exc.__cause__, NotJson):  # ninja wraps what the parser raised
+        detail = _("Send the body as JSON, with Content-Type: application/json.")
+        return api.create_response(request, {"detail": detail}, status=415)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
 @api.exception_handler(DecryptionError)

@@ -59,30 +59,6 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
-class ApiJsonOnlyMiddleware:
-    """The API takes bodies only as JSON (415 otherwise).
-
-    A page on another site can make a browser POST text/plain or a form without asking
-    first (no CORS preflight); it cannot send application/json that way.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if (
-            request.path.startswith("/api/")
-            and request.method in ("POST", "PUT", "PATCH")
-            and request.META.get("CONTENT_LENGTH") not in (None, "", "0")
-            and request.content_type != "application/json"
-        ):
-            return JsonResponse(
-                {"detail": _("Send the body as JSON, with Content-Type: application/json.")},
-                status=415,
-            )
-        return self.get_response(request)
-
-
 class ContentSecurityPolicyMiddleware:
     """Pages may load nothing from another host, and nothing personal is cached."""
 
