@@ -21,11 +21,13 @@ def test_it_merges_requests_for_one_number_across_formats(anon, volunteer):
 
 # The worker closes stale connections, which a test transaction cannot survive.
 @pytest.mark.django_db(transaction=True)
-def test_every_requester_of_a_merged_case_gets_outcome_and_reply(anon, volunteer):
+def test_every_requester_the_recipient_knows_gets_outcome_and_reply(anon, volunteer):
     created = [submit(anon, phone=p) for p in ("87012345678", "+77012345678")]
     claim = volunteer.post("/claims").json()
+    known = [m["request_id"] for m in claim["messages"]]  # she knows them both
     r = volunteer.post(
-        f"/claims/{claim['claim_id']}/outcome", {"outcome": "reached", "reply": "We are safe"}
+        f"/claims/{claim['claim_id']}/outcome",
+        {"outcome": "reached", "reply": "We are safe", "known_requests": known},
     )
     assert r.status_code == 200
     assert r.json()["case_state"] == "closed"

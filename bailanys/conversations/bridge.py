@@ -4,7 +4,8 @@ When a case of a bridged kind (BAILANYS_SMS_BRIDGE_KINDS, by default deliver_mes
 opens and an SMS gateway is configured, the message is sent to the recipient from a local
 SIM, in their language, signed with a short reference. The case stays out of the call
 queue for BAILANYS_SMS_BRIDGE_MINUTES. Their SMS answer (from the number we wrote to, or
-quoting the reference) closes the case and goes to every requester. A failed delivery
+quoting the reference) closes the case; its words go to the requester the SMS named
+(the first), and the others learn only that she answered. A failed delivery
 puts the case in the call queue at once; no answer in time, when the wait ends.
 Requesters hear "delivered" only from a delivery report, never from "sent".
 """
@@ -25,7 +26,7 @@ from bailanys.conversations.models import ChannelSetting, SmsBridge
 from bailanys.outbox.models import OutboxMessage
 from bailanys.outbox.services import outbox_add
 from bailanys.privacy.audit import actor_label, audit_record
-from bailanys.relay.models import Attempt, Kind, Resolution
+from bailanys.relay.models import Attempt, Kind, Request, Resolution
 from bailanys.relay.services import case_close_by_sms, case_hold, case_lock_waiting, requesters_tell
 
 REF_RE = re.compile(r"\bB(\d{1,9})\b", re.IGNORECASE)
@@ -99,6 +100,7 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
         )
         bridge = SmsBridge.objects.create(
             case=case,
+            request=first,
             ref=ref,
             to_key=number_key(case.recipient_phone),
             outbox=outbox,
@@ -154,6 +156,12 @@ def bridge_reply(sender_e164: str, text: str) -> bool:
     if bridge is None:
         return False
     answer = REF_RE.sub("", text).strip() if ref else text.strip()
+    named = bridge.request_id or (
+        Request.objects.filter(case_id=bridge.case_id, created_at__lte=bridge.created_at)
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
     with transaction.atomic():
         SmsBridge.objects.filter(pk=bridge.pk).update(state=SmsBridge.State.REPLIED)
         case_close_by_sms(
@@ -161,6 +169,7 @@ def bridge_reply(sender_e164: str, text: str) -> bool:
             reply=answer,
             resolution=Resolution.REACHED,
             via=Attempt.Via.SMS_BRIDGE,
+            known_request=named,  # the SMS named its requester: she answered them
         )
     return True
 

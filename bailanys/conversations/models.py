@@ -22,6 +22,11 @@ class SmsBridge(models.Model):
         EXPIRED = "expired", "no answer in time"
 
     case = models.ForeignKey("relay.Case", on_delete=models.CASCADE, related_name="sms_bridges")
+    # The request the SMS was written for (it names its requester): an answer shows the
+    # recipient knows them. Empty for bridges made before it was kept: the case's first.
+    request = models.ForeignKey(
+        "relay.Request", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     ref = models.CharField(max_length=12, db_index=True)
     to_key = models.CharField(max_length=64, db_index=True)
     outbox = models.ForeignKey(

@@ -103,10 +103,17 @@ class StatusOut(Schema):
 
 
 class MessageOut(Schema):
+    request_id: int
     requester_name: str
     message: str
     kind: str
     urgent: bool
+    confirmed: bool = Field(
+        description="The recipient has shown they know this requester (a PIN, an earlier "
+        "call, an answer to the SMS that named them): only such requesters hear the reply"
+    )
+    pin_verified: bool
+    withdrawn: bool
 
 
 class CaseOut(Schema):
@@ -149,6 +156,13 @@ class OutcomeIn(Schema):
         le=services.MAX_CALL_MINUTES,
         description="For a call: about how many minutes it took (phone credit spent); "
         "ignored for an SMS",
+    )
+    known_requests: list[int] | None = Field(
+        None,
+        description="Ids of this case's open requests (messages[].request_id) whose "
+        "requesters the recipient said they know: only they are told the reply. Left out: "
+        "the case's one open request when it has just one, else nobody. Counts for "
+        "reached and delivered only",
     )
 
 
@@ -288,6 +302,7 @@ def claim_outcome(request: HttpRequest, claim_id: int, payload: OutcomeIn):
             mark_hard=payload.hard,
             via=payload.via,
             minutes=payload.minutes,
+            known_requests=payload.known_requests,
         )
     except NotYourClaim:
         return _forbidden()

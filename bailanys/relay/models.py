@@ -176,9 +176,17 @@ class Request(SealedModel):
     # check-in for this request. Only its keyed hash is kept.
     checkin_pin_hash = models.CharField(max_length=64, blank=True)
     pin_verified_at = models.DateTimeField(null=True, blank=True)
+    # Set when the recipient showed they know this requester: the volunteer ticked them
+    # after the call, the recipient texted this request's PIN, or answered the bridge SMS
+    # that named them. Until then the requester learns the state, never the reply.
+    known_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"request {self.pk} (case {self.case_id})"
+
+    @property
+    def known(self) -> bool:
+        return self.known_at is not None
 
 
 class Claim(models.Model):

@@ -87,7 +87,11 @@ def status_of(request: Request, case: Case) -> str:
 
 
 def request_status(*, token: str, http_request: HttpRequest | None = None) -> RequestStatus:
-    """The status behind a status link. Only this request's own data, nothing of others."""
+    """The status behind a status link. Only this request's own data, nothing of others.
+
+    The recipient's reply only once they showed they know this requester (known_at); the
+    notices were written for this request alone (requesters_tell_outcome).
+    """
     if not STATUS_TOKEN.fullmatch(token or ""):
         raise Http404
     request = (
@@ -108,7 +112,8 @@ def request_status(*, token: str, http_request: HttpRequest | None = None) -> Re
     attempts = case.attempts.exclude(outcome="escalate").count()
     reply = ""
     status = status_of(request, case)
-    if request.withdrawn_at is None and case.state == CaseState.CLOSED:
+    # The reply only for a requester the recipient knows: knowing the number is not enough.
+    if request.withdrawn_at is None and case.state == CaseState.CLOSED and request.known:
         last = case.attempts.order_by("-created_at").first()
         reply = last.reply if last is not None and case.resolution != "unreachable" else ""
     notifications = [
@@ -140,6 +145,11 @@ class CaseMessage:
     kind: str
     urgent: bool
     flag: str = ""
+    request_id: int = 0
+    # The recipient has shown they know this requester (a PIN, a tick, a bridge answer).
+    confirmed: bool = False
+    pin_verified: bool = False
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,16 +172,24 @@ class CaseView:
     flag: str = ""
     # The numbers of cases a coordinator merged into this one: the same person, more to try.
     other_phones: list[str] = field(default_factory=list)
+    # One open request only: its requester, named in the call, counts as known unless the
+    # volunteer unticks them. With several, the recipient says whom they know.
+    known_by_default: bool = False
 
 
 def call_script(*, language: str, recipient_name: str, requester_names: list[str]) -> str:
     """A short opening for the call, in the recipient's language."""
     with translation.override(language):
-        return _(
+        script = _(
             "Hello, is this %(recipient)s? My name is … and I am a volunteer with Bailanys. "
             "%(requesters)s could not reach you and asked me to call. I will never ask you "
             "for money. May I pass on their message?"
         ) % {"recipient": recipient_name, "requesters": ", ".join(requester_names)}
+        if len(requester_names) > 1:
+            script += " " + _(
+                "Which of them do you know? I will pass your words only to those you know."
+            )
+        return script
 
 
 def case_get_for_volunteer(
@@ -194,7 +212,8 @@ def case_get_for_volunteer(
         request=http_request,
     )
     requests = list(case.requests.select_related("requester").order_by("created_at"))
-    requester_names = list(dict.fromkeys(r.requester.name for r in requests))
+    open_requests = [r for r in requests if r.withdrawn_at is None]
+    requester_names = list(dict.fromkeys(r.requester.name for r in open_requests))
     recipient_names = list(
         dict.fromkeys([case.recipient_name, *(r.recipient_name for r in requests)])
     )
@@ -222,9 +241,14 @@ def case_get_for_volunteer(
                 kind=r.kind,
                 urgent=r.urgent,
                 flag=r.flag,
+                request_id=r.pk,
+                confirmed=r.known,
+                pin_verified=r.pin_verified_at is not None,
+                withdrawn=r.withdrawn_at is not None,
             )
             for r in requests
         ],
+        known_by_default=len(open_requests) == 1,
         flag=case.flag,
         other_phones=[
             phones.display(c.recipient_phone) for c in case.merged_cases.order_by("closed_at")

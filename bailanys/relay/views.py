@@ -155,6 +155,12 @@ def console_outcome(request: HttpRequest, claim_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose an outcome; the reply and note have length limits."))
         return redirect("relay:console")
+    # The form lists the case's requesters to tick ("they know Marat"): an unticked box
+    # sends nothing, so known_asked tells "none ticked" from a form without the boxes.
+    known = None
+    if request.POST.get("known_asked"):
+        chosen = request.POST.getlist("known")
+        known = [int(v) if v.isdigit() else v for v in chosen]
     return _claim_action(
         request,
         services.claim_record_outcome,
@@ -166,6 +172,7 @@ def console_outcome(request: HttpRequest, claim_id: int) -> HttpResponse:
         mark_hard=form.cleaned_data["hard"],
         via=form.cleaned_data["via"],
         minutes=form.cleaned_data["minutes"],
+        known_requests=known,
     )
 
 

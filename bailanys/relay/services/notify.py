@@ -23,8 +23,13 @@ def notification_text(
     reply: str,
     via: str = Attempt.Via.CALL,
     pin_verified: bool = False,
+    known: bool = True,
 ) -> str:
-    """What a requester is told when their case ends, in the active language."""
+    """What a requester is told when their case ends, in the active language.
+
+    `known`: the recipient showed they know this requester (Request.known_at). A requester
+    they did not recognise learns how the case ended, never the reply.
+    """
     texts = {
         Resolution.REACHED: _("A volunteer reached %(name)s and passed on your message."),
         Resolution.DELIVERED: _(
@@ -58,9 +63,17 @@ def notification_text(
         texts[Resolution.SELF_REPORTED] = _(
             "%(name)s said by SMS that they are safe, with the PIN you set: PIN-verified."
         )
+    if not known and resolution == Resolution.REACHED:
+        texts[Resolution.REACHED] = (
+            _("%(name)s answered our SMS.")
+            if via == Attempt.Via.SMS_BRIDGE
+            else _("A volunteer reached %(name)s.")
+        )
     text = texts[resolution] % {"name": recipient_name}
-    if reply:
+    if reply and known:
         text += "\n" + _("Their reply: %(reply)s") % {"reply": reply}
+    elif reply or (not known and resolution == Resolution.REACHED):
+        text += " " + _("They did not say they know you, so their words are not passed on.")
     return text + "\n" + never_money_line()
 
 
@@ -108,6 +121,8 @@ def requesters_tell_outcome(
 ) -> int:
     """Tell every requester of the case how it ended. Caller holds the transaction.
 
+    The reply goes only to requests the recipient knows (known_at set before this call).
+
     Without an attempt (a coordinator closed the case), `event` names the occasion in
     the messages' idempotency keys.
     """
@@ -118,6 +133,7 @@ def requesters_tell_outcome(
             reply=attempt.reply if attempt else "",
             via=attempt.via if attempt else Attempt.Via.CALL,
             pin_verified=request.pin_verified_at is not None,
+            known=request.known,
         ),
         key=f"outcome:{attempt.pk}" if attempt else event,
         case_id=case_id,

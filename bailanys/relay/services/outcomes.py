@@ -49,6 +49,7 @@ def claim_record_outcome(
     mark_hard: bool = False,
     via: str = Attempt.Via.CALL,
     minutes: int | str | None = None,
+    known_requests: list[int] | None = None,
 ) -> Attempt:
     """Record the call's outcome, move the case on and tell every requester when it ends.
 
@@ -59,6 +60,10 @@ def claim_record_outcome(
     reached, delivered, wrong_number, refused: the case closes.
     no_answer, busy, switched_off: retry after the next delay, or close as
     unreachable after the last allowed attempt. escalate: to the coordinators.
+
+    `known_requests`: the ids of the case's requests whose requesters the recipient said
+    they know (reached or delivered only): those, and only those, are told the reply.
+    None (Telegram, SMS-only volunteers): the case's one open request, when it has just one.
     """
     errors = {}
     if outcome not in Outcome.values:
@@ -76,6 +81,7 @@ def claim_record_outcome(
         raise InputError(errors)
     claim = claim_held(claim_id, volunteer)
     case = claim.case
+    known = _known_requests(case, outcome, known_requests)
     now = timezone.now()
     changes: dict = {"current_claim": None, "lease_expires_at": None}
     if mark_hard:
@@ -121,6 +127,8 @@ def claim_record_outcome(
             note=note,
             created_at=now,
         )
+        if known:
+            Request.objects.filter(pk__in=known, known_at__isnull=True).update(known_at=now)
         audit_record(
             actor=actor_label(volunteer),
             action="case.outcome",
@@ -131,6 +139,25 @@ def claim_record_outcome(
         if resolution:
             requesters_tell_outcome(case_id=case.pk, resolution=resolution, attempt=attempt)
     return attempt
+
+
+KNOWING_OUTCOMES = (Outcome.REACHED, Outcome.DELIVERED)
+
+
+def _known_requests(case: Case, outcome: str, chosen: list[int] | None) -> list[int]:
+    """The requests the recipient knows, by the volunteer's word; bad ids are an InputError."""
+    open_ids = list(
+        Request.objects.filter(case=case, withdrawn_at__isnull=True).values_list("pk", flat=True)
+    )
+    if chosen is None:
+        return open_ids if len(open_ids) == 1 and outcome in KNOWING_OUTCOMES else []
+    if isinstance(chosen, (str, bytes)) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i in open_ids for i in chosen
+    ):
+        raise InputError(
+            {"known_requests": _("Choose only requests of this case that are still open.")}
+        )
+    return list(chosen) if outcome in KNOWING_OUTCOMES else []
 
 
 VOLUNTEER_VIAS = (Attempt.Via.CALL, Attempt.Via.SMS)
@@ -165,7 +192,13 @@ def _via_and_minutes(
 
 
 def case_close_by_sms(
-    *, case_id: int, reply: str, resolution: str, via: str, pin: str = ""
+    *,
+    case_id: int,
+    reply: str,
+    resolution: str,
+    via: str,
+    pin: str = "",
+    known_request: int | None = None,
 ) -> Attempt | None:
     """The recipient answered by SMS (a bridge reply, a safe check-in): close the case.
 
@@ -173,6 +206,9 @@ def case_close_by_sms(
     requester is told. Returns None when the case had closed already, except for an
     answer to a bridge SMS: that is passed on to the requesters all the same (a call may
     have closed the case while the recipient was typing), and the case stays as it is.
+
+    Who is told the reply: the request whose PIN came with it, and `known_request` (the
+    request a bridge SMS named); every other requester learns only how the case ended.
     """
     reply = clean_text(reply, multiline=True)[:MAX_REPLY]
     now = timezone.now()
@@ -183,6 +219,7 @@ def case_close_by_sms(
         if case.state == CaseState.CLOSED:
             if via != Attempt.Via.SMS_BRIDGE or not reply:
                 return None
+            _mark_known(case, known_request, now)
             late = Attempt.objects.create(
                 case=case, outcome=Outcome.REACHED, reply=reply, via=via, created_at=now
             )
@@ -205,7 +242,8 @@ def case_close_by_sms(
         if pin:
             Request.objects.filter(
                 case=case, checkin_pin_hash=pin_hash(case.recipient_phone, pin)
-            ).update(pin_verified_at=now)
+            ).update(pin_verified_at=now, known_at=now)
+        _mark_known(case, known_request, now)
         audit_record(
             actor=f"sms:{via}",
             action="case.outcome",
@@ -215,6 +253,11 @@ def case_close_by_sms(
         )
         requesters_tell_outcome(case_id=case.pk, resolution=resolution, attempt=attempt)
     return attempt
+
+
+def _mark_known(case: Case, request_id: int | None, now) -> None:
+    if request_id is not None:
+        Request.objects.filter(case=case, pk=request_id, known_at__isnull=True).update(known_at=now)
 
 
 def cases_open_for_number(phone_e164: str) -> list[int]:
