@@ -206,7 +206,13 @@ def drive_in_process() -> list[str]:
     console = coordinator.get("/console/").content.decode()
     assert "Qwcanarycity" in console
     claim_path = re.search(r'action="(/console/claims/\d+/outcome/)"', console).group(1)
-    done = coordinator.post(claim_path, {"outcome": "reached", "reply": REPLY, "note": NOTE})
+    # The recipient says they know both requesters: both hear the reply (issue 16, item 1).
+    known = re.findall(r'name="known" value="(\d+)"', console)
+    assert len(known) == 2, known
+    done = coordinator.post(
+        claim_path,
+        {"outcome": "reached", "reply": REPLY, "note": NOTE, "known_asked": "1", "known": known},
+    )
     assert done.status_code == 302
 
     call_command("worker", "--batch", stdout=io.StringIO())
@@ -259,9 +265,10 @@ def test_it_leaves_no_canary_in_a_pg_dump(caplog):
         timeout=60,
     ).stdout
     # Positive control: the dump holds this run's rows (committed, not rolled back).
-    for token in tokens:
-        assert token.encode() in dump
     assert dump.count(b"k1:") >= 8, "sealed rows with wrapped data keys are in the dump"
+    # A status token is never stored, only its keyed hash (issue 16, item 2).
+    for token in tokens:
+        assert token.encode() not in dump
     report_blob(f"pg_dump of {db['NAME']}", dump)
     report_blob("log records at DEBUG", log_text(caplog))
 
@@ -294,7 +301,9 @@ class Web:
         return self._open(urllib.request.Request(self.base + path))  # noqa: S310
 
     def form(self, path: str, data: dict) -> tuple[str, bytes]:
-        body = urllib.parse.urlencode({"csrfmiddlewaretoken": self.csrf, **data}).encode()
+        body = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": self.csrf, **data}, doseq=True
+        ).encode()
         return self._open(urllib.request.Request(self.base + path, data=body))  # noqa: S310
 
     def json(self, path: str, data=None) -> dict | None:
@@ -385,9 +394,10 @@ def scan_data_dir(data_dir: Path, token: str, when: str) -> set[str]:
     contents = {p.name: p.read_bytes() for p in files}
     assert "bailanys.sqlite3" in contents, sorted(contents)
     database = b"".join(v for k, v in contents.items() if k.startswith("bailanys.sqlite3"))
-    # Positive control: the rows are in the files (the status token is stored in clear).
-    assert token.encode() in database
+    # Positive control: the rows are in the files (sealed rows with wrapped data keys).
     assert database.count(b"k1:") >= 8, "sealed rows with wrapped data keys are there"
+    # A status token is never stored, only its keyed hash (issue 16, item 2).
+    assert token.encode() not in database
     hits = {name: found for name, blob in contents.items() if (found := hits_in(blob, CANARIES))}
     print(f"\n[canary] data directory {when}: {sorted(contents)}")
     report_scan(
@@ -437,7 +447,12 @@ def test_it_leaves_no_canary_in_the_sqlite_data_directory_or_the_output(child):
     _url, console = boss.form(f"/console/cases/{case['case_id']}/take/", {})
     assert "Qwcanarycity" in console.decode()
     outcome = re.search(r'action="(/console/claims/\d+/outcome/)"', console.decode()).group(1)
-    boss.form(outcome, {"outcome": "reached", "reply": REPLY, "note": NOTE})
+    known = re.findall(r'name="known" value="(\d+)"', console.decode())
+    assert known, "the outcome form asks whom they know"
+    boss.form(
+        outcome,
+        {"outcome": "reached", "reply": REPLY, "note": NOTE, "known_asked": "1", "known": known},
+    )
 
     child.run("worker", "--batch")
     _url, body = anon.get(f"/api/v1/requests/{api_token}")
