@@ -276,7 +276,7 @@ class Unit:
     n: int
     via: str  # "api" or "telegram"
     calls: list[tuple[str, dict, bytes]]  # (path, headers, body), in order
-    key: str  # the request's idempotency key as stored
+    key: str  # the idempotency key it is sent with (the API stores it scoped, hashed)
     chat_id: int | None = None
     answers: list[tuple[int, bytes]] = field(default_factory=list)
     attempts: int = 0
@@ -826,6 +826,12 @@ def verify(
             refused["telegram_" + "_".join(map(str, statuses))] += 1
 
     rows = db.rows("SELECT id, idempotency_key, case_id FROM relay_request")
+    # The API stores an Idempotency-Key scoped to its client, as a keyed hash: an API
+    # request is known by the id its answer named; the bot's keys are stored as sent. A
+    # second row made for one API key has an id nobody was answered with, so it counts
+    # under rows_with_a_key_nobody_sent.
+    sent_key_of = {pk: key for key, pk in answered_ok.items() if pk is not None}
+    rows = [(pk, sent_key_of.get(pk, key), case) for pk, key, case in rows]
     per_key = Counter(key for _id, key, _case in rows)
     id_of = {key: pk for pk, key, _case in rows}
     duplicated_keys = sum(1 for n in per_key.values() if n > 1)
