@@ -22,6 +22,7 @@ try:
 except ImportError:  # the `chromium` fixture skips, or fails where the tests are required
     expect = sync_playwright = None
 
+from bailanys.relay.models import Request
 from tests.conftest import Api, make_account, submit, totp_code_from_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -220,3 +221,25 @@ def test_the_dashboard_counts_a_closed_case_without_a_reload(chromium, live_serv
     screenshot(page, "dashboard-after.png")
     coordinator.assert_nothing_from_elsewhere()
     volunteer.assert_nothing_from_elsewhere()
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_the_request_forms_errors_show_with_javascript_on(chromium, live_server, language):
+    """htmx boosts the form; its 422 answer must still be shown, next to each field, in
+    the page's language (htmx drops a 4xx unless told to swap it)."""
+    phone = Phone(chromium, live_server)
+    page = phone.page
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": phone.base}])
+    page.goto("/")
+    page.fill("input[name=recipient_name]", "\u200b")  # only a zero-width space: empty
+    page.fill("input[name=recipient_phone]", "+7 809 123 45 67")  # premium-rate
+    page.fill("input[name=requester_name]", "Марат")
+    page.locator("main form button.primary").tap()
+    errors = page.locator("main .field.invalid p.error")
+    expect(errors.first).to_be_visible()
+    required = {"ru": "Это поле обязательно.", "kk": "Бұл өрісті толтыру керек."}[language]
+    expect(errors.first).to_have_text(required)
+    assert errors.count() == 2
+    screenshot(page, f"request-errors-{language}.png")
+    assert not Request.objects.exists()
+    phone.assert_nothing_from_elsewhere()
