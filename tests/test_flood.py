@@ -1,11 +1,15 @@
 import threading
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
-from tests.conftest import request_body
+from bailanys.privacy.models import RateCounter
+from tests.conftest import request_body, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +103,18 @@ def test_a_concurrent_flood_gets_exactly_the_limit(settings):
     assert len(answers) == 200
     assert answers.count(201) == 30
     assert answers.count(429) == 170
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ended_windows_are_dropped_by_the_worker_not_by_requests(settings):
+    if settings.REDIS_URL:
+        pytest.skip("with Redis the counters expire there")
+    settings.BAILANYS_INTAKE_LIMIT_PER_SOURCE = "5/60"
+    assert post_from("203.0.113.60").status_code == 201
+    counters = RateCounter.objects.all()
+    assert counters.exists()
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        assert post_from("203.0.113.60").status_code == 201  # a new window, counted
+        assert counters.count() >= 2, "a request does not clean up"
+        run_cli("worker", "--batch")
+        assert counters.count() == 1  # only the window still running

@@ -118,8 +118,9 @@ def _to_call_queue(bridge: SmsBridge) -> None:
 
 def bridge_report(report: DeliveryReport) -> None:
     """A delivery report on a bridge SMS: tell requesters it arrived, or call instead."""
-    bridge = SmsBridge.objects.filter(outbox_id=report.outbox_id, state=SmsBridge.State.WAITING)
-    bridge = bridge.first()
+    bridge = SmsBridge.objects.filter(
+        outbox_id=report.outbox_id, state=SmsBridge.State.WAITING
+    ).first()
     if bridge is None:
         return
     if report.state == SmsDelivery.State.FAILED:

@@ -79,11 +79,13 @@ def _table_count(key: str, *, expires: int) -> int:
             f"DO UPDATE SET {count_col} = {table}.{count_col} + 1 RETURNING {count_col}",
             [key, expires_at],
         )
-        count = cursor.fetchone()[0]
-    if count == 1:
-        # A new window: drop the windows that ended (indexed; a few rows at a time).
-        RateCounter.objects.filter(expires_at__lt=timezone.now()).delete()
-    return count
+        return cursor.fetchone()[0]
+
+
+def rate_counters_expire() -> int:
+    """Drop the windows that ended (the worker's hourly sweep; never on a request's path)."""
+    deleted, _per_model = RateCounter.objects.filter(expires_at__lt=timezone.now()).delete()
+    return deleted
 
 
 def rate_counters_clear() -> None:

@@ -18,6 +18,7 @@ from django_tasks_db.models import DBTaskResult
 from bailanys.channels.sms.services import sms_sweep
 from bailanys.conversations.bridge import bridges_sweep
 from bailanys.outbox.services import outbox_send_due
+from bailanys.privacy.ratelimit import rate_counters_expire
 from bailanys.privacy.services import retention_purge
 from bailanys.relay.services import claims_expire
 
@@ -41,6 +42,7 @@ def sweep(*, purge: bool) -> None:
             if purged["cases"]:
                 logger.info("retention: %d cases purged", purged["cases"])
             task_results_prune()
+            rate_counters_expire()
     except Exception:
         logger.exception("sweep failed; it runs again shortly")
     finally:
