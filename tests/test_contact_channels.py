@@ -6,6 +6,7 @@ Through the public API, to the fake sms-gate phone and the fake Bot API over rea
 
 import pytest
 
+from bailanys.outbox.models import OutboxMessage
 from tests.conftest import Api, outbox_drain, request_body, status_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,6 +66,8 @@ def test_any_other_contact_is_told_on_the_status_page_only(
 def test_without_an_sms_gateway_a_phone_number_contact_is_told_on_the_status_page(anon, volunteer):
     created = reached(anon, volunteer, "+44 7911 123456")
     assert REPLY in status_page_says(anon, created)
+    # No SMS row waits for a gateway that is not there (it would fail after its retries).
+    assert list(OutboxMessage.objects.values_list("channel", flat=True)) == ["web"]
 
 
 @pytest.mark.parametrize("contact", ["+1 900 555 1234", "+881 6 1234 5678", "8 800 123 45 67"])
