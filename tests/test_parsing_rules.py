@@ -125,7 +125,11 @@ def test_message_span_is_verbatim():
 @given(st.text(max_size=2000))
 def test_parse_never_raises_and_returns_valid_e164(text):
     out = parse(text)
-    assert set(out) == {"lang", "kind", "urgent", "targets", "callback", "message", "confidence"}
+    assert set(out) == {
+        *("lang", "kind", "urgent", "targets", "callback", "message", "confidence"),
+        "signature",
+    }
+    assert all(set(t) == {"name", "phone", "city", "base", "relation"} for t in out["targets"])
     assert 0.0 <= out["confidence"] <= 1.0
     for phone in [t["phone"] for t in out["targets"]] + out["callback"]:
         assert phone.startswith("+")

@@ -16,13 +16,15 @@ from .text import EMOJI_RE, fold, lower_re, sentence_spans
 # Every pattern is lower case and meets fold(text): see text.fold.
 TRIGGER_RE = lower_re(
     r"(?:\bпереда(?:йте|ть|й)\b|\bскажите\b|\bскажи\b|\bсообщите\b|\btell\b|\bsay\b|"
+    r"\bskazhite\b|\bperedai?y?te\b|\bsoobshc?hite\b|"
     r"\bайт(?:ыңыз|ыңдар|ындар|ыңыз)\w*|\baityn\w*|\baitin\w*)",
 )
 _DEP_RE = lower_re(r"\s+(?:деп|dep)\s+(?:айт|aity|aiti)\w*|\s+де(?:ңіз|ңіздер|ңдер)\w*")
+# matched at the trigger's end (no "^": with a start position "^" never matches there)
 _SKIP_WORDS_RE = re.compile(
-    r"^(?:\s|[,:;—–\-()'\"«»“”‘’]|пожалуйста|please|pls|им|ему|ей|him|her|them|что|that|"
-    r"whoever\s+answers|everyone|all|of\s+them|от\s+\w+(?:\s+\w+)?(?=\s*(?:что|:))|"
-    r"from\s+\w+|\+?\d[\d\s()\-]{5,}\d)+",
+    r"(?:\s|[,:;—–\-()'\"«»“”‘’]|(?:пожалуйста|please|pls|им|ему|ей|him|her|them|что|that|"
+    r"chto|pls|pozhaluista|whoever\s+answers|everyone|all|of\s+them|"
+    r"от\s+\w+(?:\s+\w+)?(?=\s*(?:что|:))|from\s+\w+)(?!\w)|\+?\d[\d\s()\-]{5,}\d)+",
 )
 _JUSSIVE_RE = lower_re(
     r"(?:^|(?<=[\s,]))(?:(?:если|егер)\s[^.!?\n]*?,\s*)?(?:пусть|пускай)\s[^.!?\n]+"
@@ -30,7 +32,14 @@ _JUSSIVE_RE = lower_re(
 # the "-сын/-сін" word that ends a clause; the clause is found by looking back
 _KK_JUSSIVE_RE = re.compile(r"\b\w+(?:сын|сін|син|syn|sin)\b(?=\s*[.!?\n]|\s*$)")
 _DIGIT_RE = re.compile(r"\d")
-_QUE_RE = re.compile(r"(?:^|\s)(?:что|that)\s|:\s|\s[—–]\s")
+_QUE_RE = re.compile(r"(?:^|\s)(?:что|that|chto)\s|:\s|\s[—–]\s")
+_QUE_WORD_RE = re.compile(r"(?<!\w)(?:что|that|chto)(?!\w)|:")
+# before a "… деп айтыңыз" clause: a greeting and "to my mother" are not the words
+_DEP_LEAD_RE = re.compile(
+    r"(?:[\s,!.]|сәлеметсіз\s+бе|сәлеметсіздер\s+ме|сәлем|салем|здравствуйте|өтінемін|"
+    r"(?:анам|әкем|апам|ағам|әжем|атам|інім|сіңлім|әпкем|досым|ұлым|қызым|әйелім|жеңгем|"
+    r"немерем|бауырым|күйеуім)[аеa](?!\w))+"
+)
 _LET_RE = re.compile(r"(?:пусть|пускай)\b")
 _KK_LET_RE = re.compile(r"^\w+(?:сын|сін)[.!?]*$")
 _STOP_SENT_RE = re.compile(r"^\s*(?:спасибо|рахмет|рақмет|thank|thanks|заранее|from\s)")
@@ -61,15 +70,18 @@ def find_message(
         s_start, s_end = next(((s, e) for s, e in sents if s <= m.start() < e), (0, len(text)))
         dep = _DEP_RE.search(low, s_start, m.end())
         if dep is not None and dep.end() >= m.end() - 1:
-            span = _trim(text, s_start, dep.start())
+            lead = _DEP_LEAD_RE.match(low, s_start, dep.start())
+            span = _trim(text, lead.end() if lead else s_start, dep.start())
             if span:
                 # the quoted part is the clause before "деп": drop a greeting clause
                 return span
         pos = m.end()
+        said_que = False  # "скажите что …": the words start here, whatever dash follows
         while True:
             moved = False
             sk = _SKIP_WORDS_RE.match(low, pos)
             if sk and sk.end() > pos:
+                said_que = said_que or bool(_QUE_WORD_RE.search(low, pos, sk.end()))
                 pos, moved = sk.end(), True
             for a, b in skip:
                 if a <= pos + 2 and b > pos and a >= pos - 1:
@@ -78,7 +90,7 @@ def find_message(
                 break
         # "Передайте маме Жанар в Атырау что ..." : start after a nearby "что/that"
         head = low[pos : min(s_end, pos + 60)]
-        que = _QUE_RE.search(head)
+        que = None if said_que else _QUE_RE.search(head)
         if (
             que
             and len(re.findall(r"[^\W\d_]+", head[: que.start()])) <= 6
@@ -127,3 +139,36 @@ def find_message(
         if span:
             return span
     return None
+
+
+# what may stand between a target's number and the words to pass on
+_LEAD_RE = re.compile(
+    r"(?:[\s,:;—–\-()]|(?:хабарлас\w*|қоңырау\s+шал\w*|позвоните|позвонить|звоните|"
+    r"pozvonite|habarlas\w*|call|please|пожалуйста|өтінемін)(?!\w))+",
+    re.IGNORECASE,
+)
+
+
+def outside_targets(
+    text: str, span: tuple[int, int] | None, targets: list[tuple[int, int]], skip: list
+) -> tuple[int, int] | None:
+    """The message span without the target's number and what leads up to it: "Күләшке
+    87071112233 хабарласыңызшы, аманмын" -> "аманмын". None when nothing is left."""
+    if span is None:
+        return None
+    s, e = span
+    inside = [b for a, b in targets if s <= a < e]
+    if not inside:
+        return span
+    pos = max(inside)
+    while True:
+        moved = False
+        lead = _LEAD_RE.match(text, pos, e)
+        if lead and lead.end() > pos:
+            pos, moved = lead.end(), True
+        for a, b in skip:
+            if a <= pos + 1 and b > pos and a >= pos - 1:
+                pos, moved = b, True
+        if not moved:
+            break
+    return _trim(text, pos, e)

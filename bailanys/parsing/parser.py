@@ -1,7 +1,14 @@
 """Parse one free-text request into the relay's structured form (no Django).
 
-parse(text) -> {"lang", "kind", "urgent", "targets": [{"name", "phone", "city"}],
-                "callback": [E.164...], "message": str | None, "confidence": float}
+parse(text) -> {"lang", "kind", "urgent",
+                "targets": [{"name", "phone", "city", "base", "relation"}],
+                "callback": [E.164...], "message": str | None, "confidence": float,
+                "signature": str | None}
+
+"name" and "message" are verbatim (the corpus's contract); "base" is the name in its base
+form ("Гульнаре" -> "Гульнара", "Күләшке" -> "Күләш"), "relation" the kinship word written
+with the target in its base form ("маме" -> "мама", "әжем"), "signature" the writer's own
+name as they signed it ("… Ерлан", "Ваш сын Айдос").
 """
 
 from __future__ import annotations
@@ -9,7 +16,8 @@ from __future__ import annotations
 import re
 
 from . import cities, kinds, lang, names, phones
-from .message import find_message
+from .message import find_message, outside_targets
+from .people import about, signature_of
 from .text import WORD_RE, sentence_spans
 
 MAX_CHARS = 10_000
@@ -31,6 +39,7 @@ def _empty(lang_: str, kind: str = "not_a_request") -> dict:
         "callback": [],
         "message": None,
         "confidence": 0.5,
+        "signature": None,
     }
 
 
@@ -58,16 +67,25 @@ def _city_for(f, mentions, sents) -> str | None:
     return city_m[0].text
 
 
-def _scan_right(text, f, limit, caps, mentions) -> tuple[str | None, bool]:
+def _scan_right(text, f, limit, caps, mentions, nxt) -> tuple[str | None, tuple | None]:
+    """The name written after the number; also a kinship word met there (its span)."""
     pos = f.end
     in_paren = False
-    kin = False
+    kin = None
     for _ in range(5):
         m = WORD_RE.search(text, pos, limit)
         if not m:
             break
         gap = text[pos : m.start()]
         if "\n" in gap or re.search(r"[^\s,()\-–—:]", gap):
+            break
+        if (
+            pos == f.end
+            and re.search(r"[,;]", gap)
+            and limit == nxt
+            and _runs_into_next(text, m, nxt)
+        ):
+            # "87011234567, папа Серік 87017654321": the words lead up to the next number
             break
         in_paren = in_paren or "(" in gap
         if ")" in gap:
@@ -81,7 +99,7 @@ def _scan_right(text, f, limit, caps, mentions) -> tuple[str | None, bool]:
             pos = m.end()
             continue
         if names.KIN_RE.match(low):
-            kin = True
+            kin = (m.start(), m.end())
             if in_paren or text[pos : m.start()].strip(" ,") in ("—", "-", "–"):
                 pos = m.end()
                 continue
@@ -97,7 +115,12 @@ def _scan_right(text, f, limit, caps, mentions) -> tuple[str | None, bool]:
     return None, kin
 
 
-def _scan_left(text, f, lo, caps, mentions, max_words) -> tuple[str | None, bool]:
+def _runs_into_next(text: str, m, nxt: int) -> bool:
+    """The words from `m` on reach the next number with no comma or line break between."""
+    return not re.search(r"[,;\n.!?]", text[m.start() : nxt])
+
+
+def _scan_left(text, f, lo, caps, mentions, max_words) -> tuple[str | None, tuple | None]:
     ws = names.name_words(text, lo, f.start)
     count = 0
     for i in range(len(ws) - 1, -1, -1):
@@ -112,15 +135,21 @@ def _scan_left(text, f, lo, caps, mentions, max_words) -> tuple[str | None, bool
         if names.KIN_RE.match(low):
             if low in _HONORIFIC and i > 0 and names.is_name_word(ws[i - 1][0], all_caps_text=caps):
                 a, b = names.join_name(ws, i - 1, text, caps)
-                return text[a:b], False
-            return None, True
+                return text[a:b], None
+            return None, (s, _e)
         if names.is_name_word(w, all_caps_text=caps):
             first_in_sentence = s == lo or text[lo:s].strip(" \t\n\"'«(-–—•*0123456789).") == ""
             if first_in_sentence and count > 2 and not re.match(r"\s*[,(]", text[_e : _e + 2]):
                 continue
             a, b = names.join_name(ws, i, text, caps)
-            return text[a:b], False
-    return None, False
+            return text[a:b], None
+    return None, None
+
+
+def _trim_to(text: str, s: int, e: int) -> tuple[int, int] | None:
+    while e > s and (text[e - 1].isspace() or text[e - 1] in ".,!?:;—–-…"):
+        e -= 1
+    return (s, e) if e - s >= 2 else None
 
 
 def _kin_pair_name(text: str, lo: int, hi: int, caps: bool) -> str | None:
@@ -168,6 +197,7 @@ def _parse(text: str) -> dict:
     family = names.FAMILY_RE.search(text)
 
     out_targets = []
+    name_spans: list[tuple[int, int]] = []
     prev_end = 0
     prev_name = None
     for idx, f in enumerate(targets):
@@ -175,9 +205,13 @@ def _parse(text: str) -> dict:
         nxt = next((g.start for g in numbers if g.start >= f.end), len(text))
         lo = max(s0, prev_end)
         max_left = 3 if kind in ("find_relatives", "medical") else 12
-        name, bare_kin = _scan_right(text, f, min(s1, nxt), caps, mentions)
+        name, bare_kin = _scan_right(text, f, min(s1, nxt), caps, mentions, nxt)
+        span = (text.find(name, f.end), 0) if name else None
         if name is None and not bare_kin:
             name, bare_kin = _scan_left(text, f, lo, caps, mentions, max_left)
+            span = (text.rfind(name, lo, f.start), 0) if name else None
+        if span is not None:
+            span = (span[0], span[0] + len(name)) if span[0] >= 0 else None
         if name is None and not bare_kin and idx > 0 and prev_name:
             between = text[targets[idx - 1].end : f.start].lower()
             if re.fullmatch(
@@ -195,12 +229,30 @@ def _parse(text: str) -> dict:
                     name = _kin_pair_name(text, after[0], min(after[1], after[0] + 40), caps)
         if name is None and family and not bare_kin:
             name = family.group(1)
-        out_targets.append({"name": name, "phone": f.e164, "city": _city_for(f, mentions, sents)})
+        target = {"name": name, "phone": f.e164, "city": _city_for(f, mentions, sents)}
+        target.update(about(text, name, span, bare_kin, language))
+        out_targets.append(target)
+        if span is not None:
+            name_spans.append(span)
         prev_end = f.end
         prev_name = name
 
+    target_spans = [(f.start, f.end) for f in targets]
+    # the words to pass on never hold the number to call ("… 8707… хабарласыңызшы, аманмын")
+    msg_span = outside_targets(text, msg_span, target_spans, skip)
+    unnamed = [
+        f.end
+        for f, t in zip(targets, out_targets, strict=True)
+        if not t["name"] and not t["relation"]
+    ]
+    signature = signature_of(text, target_spans + name_spans, unnamed)
+    if signature and msg_span:
+        sig_at = text.rfind(signature)
+        if msg_span[0] <= sig_at < msg_span[1]:
+            msg_span = _trim_to(text, msg_span[0], sig_at)
+    message = text[msg_span[0] : msg_span[1]] if msg_span else None
     if kind == "not_a_request":
-        out_targets, callbacks, message = [], [], None
+        out_targets, callbacks, message, signature = [], [], None, None
     conf = 0.4
     if out_targets:
         conf += 0.3
@@ -228,6 +280,7 @@ def _parse(text: str) -> dict:
         "callback": cb,
         "message": message,
         "confidence": round(min(conf, 1.0), 2),
+        "signature": signature,
     }
 
 
