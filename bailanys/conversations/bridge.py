@@ -28,6 +28,7 @@ from bailanys.outbox.services import outbox_add
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay.models import Attempt, Kind, Request, Resolution
 from bailanys.relay.services import case_close_by_sms, case_hold, case_lock_waiting, requesters_tell
+from bailanys.relay.services.posts import UNNAMED
 
 REF_RE = re.compile(r"\bB(\d{1,9})\b", re.IGNORECASE)
 OPEN = (SmsBridge.State.WAITING, SmsBridge.State.DELIVERED, SmsBridge.State.EXPIRED)
@@ -62,6 +63,15 @@ def on_case_opened(*, case_id: int, kind: str) -> None:
     bridge_start(case_id=case_id)
 
 
+def _named(sender: str) -> bool:
+    """A name the requester gave, not the mark of a post that gave none."""
+    return bool(sender) and sender != UNNAMED and sender not in _OLD_STAND_INS
+
+
+# What posts without a name were signed with before: never a name.
+_OLD_STAND_INS = {"Group member", "Участник группы", "Топ мүшесі"}
+
+
 def bridge_start(*, case_id: int) -> SmsBridge | None:
     now = timezone.now()
     with transaction.atomic():
@@ -72,9 +82,12 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
         if first is None:
             return None
         ref = f"B{case.pk}"
-        values = {"message": first.message, "sender": first.requester.name, "ref": ref}
+        sender = first.requester.name.strip()
+        values = {"message": first.message, "sender": sender, "ref": ref}
         with translation.override(case.recipient_language):
-            if first.message:
+            # Signed with the name the requester gave; with none, no stand-in that reads
+            # like a name ("Group member"): the recipient must not guess who wrote.
+            if first.message and _named(sender):
                 body = (
                     _(
                         "%(message)s\n— %(sender)s, via Bailanys volunteers. Reply to this SMS to "
@@ -82,11 +95,27 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
                     )
                     % values
                 )
-            else:
+            elif first.message:
+                body = (
+                    _(
+                        "%(message)s\n— sent via Bailanys volunteers. Reply to this SMS to "
+                        "answer. %(ref)s"
+                    )
+                    % values
+                )
+            elif _named(sender):
                 body = (
                     _(
                         "%(sender)s asks, via Bailanys volunteers, whether you are safe. Reply to "
                         "this SMS to answer. %(ref)s"
+                    )
+                    % values
+                )
+            else:
+                body = (
+                    _(
+                        "Someone close to you asks, via Bailanys volunteers, whether you are "
+                        "safe. Reply to this SMS to answer. %(ref)s"
                     )
                     % values
                 )

@@ -136,6 +136,13 @@ def _scan_left(text, f, lo, caps, mentions, max_words) -> tuple[str | None, tupl
             if low in _HONORIFIC and i > 0 and names.is_name_word(ws[i - 1][0], all_caps_text=caps):
                 a, b = names.join_name(ws, i - 1, text, caps)
                 return text[a:b], None
+            if (
+                i > 0
+                and text[ws[i - 1][2] : s].strip() == "("
+                and names.is_name_word(ws[i - 1][0], all_caps_text=caps)
+            ):  # "Жанибек (брат) +7 701 …"
+                a, b = names.join_name(ws, i - 1, text, caps)
+                return text[a:b], (s, _e)
             return None, (s, _e)
         if names.is_name_word(w, all_caps_text=caps):
             first_in_sentence = s == lo or text[lo:s].strip(" \t\n\"'«(-–—•*0123456789).") == ""

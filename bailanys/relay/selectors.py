@@ -16,6 +16,7 @@ from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request, VolunteerProfile
 from bailanys.relay.services import NotYourClaim, require_coordinator
 from bailanys.relay.services.intake import status_key, status_token_of
+from bailanys.relay.services.posts import UNNAMED
 
 # What secrets.token_urlsafe makes; anything else cannot be a status token.
 STATUS_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,64}")
@@ -179,12 +180,20 @@ class CaseView:
 
 def call_script(*, language: str, recipient_name: str, requester_names: list[str]) -> str:
     """A short opening for the call, in the recipient's language."""
+    requester_names = [n for n in requester_names if n and n != UNNAMED]
     with translation.override(language):
-        script = _(
-            "Hello, is this %(recipient)s? My name is … and I am a volunteer with Bailanys. "
-            "%(requesters)s could not reach you and asked me to call. I will never ask you "
-            "for money. May I pass on their message?"
-        ) % {"recipient": recipient_name, "requesters": ", ".join(requester_names)}
+        if requester_names:
+            script = _(
+                "Hello, is this %(recipient)s? My name is … and I am a volunteer with Bailanys. "
+                "%(requesters)s could not reach you and asked me to call. I will never ask you "
+                "for money. May I pass on their message?"
+            ) % {"recipient": recipient_name, "requesters": ", ".join(requester_names)}
+        else:  # a post signed with no name: no stand-in that reads like one
+            script = _(
+                "Hello, is this %(recipient)s? My name is … and I am a volunteer with Bailanys. "
+                "Someone close to you could not reach you and asked me to call. I will never "
+                "ask you for money. May I pass on their message?"
+            ) % {"recipient": recipient_name}
         if len(requester_names) > 1:
             script += " " + _(
                 "Which of them do you know? I will pass your words only to those you know."

@@ -41,6 +41,7 @@ from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
 from bailanys.relay import selectors
 from bailanys.relay import services as relay
 from bailanys.relay.models import Kind, Request
+from bailanys.relay.services import posts
 
 logger = logging.getLogger("bailanys.telegram")
 
@@ -263,7 +264,7 @@ def _free_text(turn: Turn, text: str) -> None:
     if not _intake_allowed(turn):
         return
     targets = [
-        {"phone": t["phone"], "name": t.get("name") or "", "city": t.get("city") or ""}
+        {"phone": t["phone"], "name": posts.recipient_label(t), "city": t.get("city") or ""}
         for t in parsed["targets"][:5]
     ]
     draft = {

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from bailanys import phones
 from bailanys.accounts.models import User
+from bailanys.parsing import inflect
 from bailanys.parsing.models import ParsedPost
 from bailanys.parsing.parser import parse
 from bailanys.parsing.scam import scam_signals
@@ -30,7 +31,7 @@ from bailanys.relay.services.inputs import (
 from bailanys.relay.services.intake import request_create, scam_flag
 
 MAX_POST = 10_000
-UNNAMED = "—"  # a target the writer named only as "mum": the number is what matters
+UNNAMED = "—"  # no name and no kinship word: the number is what matters
 SCAM = "scam"  # the review reason of a post with scam signs
 
 
@@ -76,6 +77,17 @@ def post_scam_flag(post: ParsedPost) -> str:
     return scam_flag("scam-post", post.text) or "scam-post"
 
 
+def recipient_label(target: dict) -> str:
+    """What to call a target: their name in its base form ("Гульнаре" -> "Гульнара"), else
+    the kinship word the writer used ("мама", "әжем"), else UNNAMED. A reviewer's row has
+    no "base": their name is put in its base form here."""
+    name = (target.get("name") or "").strip()
+    if name:
+        base = target.get("base") if "base" in target else inflect.name_base(name)
+        return base or name
+    return (target.get("relation") or "").strip() or UNNAMED
+
+
 def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
     """One request per target, through the relay's own intake. Caller holds a transaction.
 
@@ -89,12 +101,13 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
         data = request_check(
             {
                 "requester": {
-                    "name": post.author or _("Group member"),
+                    # as they gave it: the name on their account, else the one they signed
+                    "name": post.author or fields.get("signature") or UNNAMED,
                     "language": _language(fields["lang"]),
                     "contact": contact,
                 },
                 "recipient": {
-                    "name": target.get("name") or UNNAMED,
+                    "name": recipient_label(target),
                     "phone": target["phone"],
                     "city": target.get("city") or "",
                     "language": _language(fields["lang"]),
