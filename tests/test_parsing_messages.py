@@ -299,3 +299,22 @@ def test_the_call_script_of_an_unsigned_sms_names_no_stand_in(fake_smsgate, sms_
             "ask you for money. May I pass on their message?"
         ) % {"recipient": "Серік"}
     assert seen["call_script"] == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bridged_post_without_words_to_pass_on_never_sends_the_post(
+    fake_smsgate, sms_settings, settings
+):
+    settings.BAILANYS_SMS_BRIDGE_KINDS = ["deliver_message", "welfare_check"]
+    post = "Сәлеметсіз бе, әжем Күләш 87071112233 үш күн бойы хабарсыз, біліп беріңізші. Ерлан"
+    _sms(fake_smsgate, "+77011110003", post)
+    deliver()
+    [bridge] = _to(fake_smsgate, KULASH)
+    with translation.override("kk"):
+        asks = _(
+            "%(sender)s asks, via Bailanys volunteers, whether you are safe. Reply to "
+            "this SMS to answer. %(ref)s"
+        ) % {"sender": "Ерлан", "ref": bridge["text"].rsplit(" ", 1)[-1]}
+    assert bridge["text"] == asks
+    assert "хабарсыз" not in bridge["text"] and "87071112233" not in bridge["text"]
+    assert segments(bridge["text"]) <= 2
