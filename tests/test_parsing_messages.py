@@ -190,6 +190,20 @@ LISTS = [
 ]
 
 
+LISTS += [
+    (
+        "Шымкент. Анама 8 775 210 48 63 және әкеме 8 701 618 07 25 айтыңыздаршы: бәрі жақсы",
+        ["Анам", "әкем"],
+    ),
+    (
+        "Please call my grandparents: grandma 87011234567 and grandpa 87017654321. "
+        "Tell them I'm fine.",
+        ["grandma", "grandpa"],
+    ),
+    ("8 702 904 41 68 Бауыржан, 8 705 111 22 33 Ұлжан (Тараз)", ["Бауыржан", "Ұлжан"]),
+]
+
+
 def _label(target: dict) -> str | None:
     return target["base"] or target["relation"]
 

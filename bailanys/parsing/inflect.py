@@ -22,7 +22,11 @@ _FEMALE = (
     "Мөлдір Молдир Надежда Надя Назерке Наталья Наташа Нургуль Нұргүл Ольга Оля Райхан Раиса "
     "Роза Салтанат Сара Сауле Сәуле Светлана Томирис Ұлжан Улжан Шолпан Эльмира Әйгерім Юлия "
     "Жансая Ақмарал Акмарал Ляйлим Аида Айша Галина Татьяна Елена Лена Людмила Валентина "
-    "Алина Алуа Анель Арай Диана Дильназ Жулдыз Жұлдыз Индира Кундыз Құндыз Марал Нурсулу"
+    "Алина Алуа Анель Арай Диана Дильназ Жулдыз Жұлдыз Индира Кундыз Құндыз Марал Нурсулу "
+    # female names that look like a male name's genitive: the name itself wins
+    "Амира Дамира Руслана Александра Евгения Адиля Айдана "
+    # and names that start like a kinship word (ана-, ұл-, дос-)
+    "Анар Анара Анаргуль Анастасия Ұлпан Улпан"
 )
 _MALE = (
     "Айбек Айбол Айдар Айдос Алмас Алмат Алибек Амир Андрей Ануар Арман Асан Асет Асқар Аскар "
@@ -32,7 +36,8 @@ _MALE = (
     "Мейрамбек Мұрат Мурат Нурбол Нұрбол Нурлан Нұрлан Нурлыбек Нұрлыбек Олжас Павел Руслан "
     "Рустам Самат Саят Серік Серик Серикбай Сергей Султан Сұлтан Талғат Талгат Тимур Темірлан "
     "Темирлан Ерасыл Азамат Алексей Александр Владимир Виктор Еркебулан Асылбек Нурик Әділ Адиль "
-    "Абай Айбар Бақыт Бекзат Берик Берік Габит Ғабит Дархан Димаш Думан Ерназар Ермұхан Жомарт"
+    "Абай Айбар Бақыт Бекзат Берик Берік Габит Ғабит Дархан Димаш Думан Ерназар Ермұхан Жомарт "
+    "Ұлан Улан Досжан Достан Бауыржан Баурыжан Атабек Ағабек"
 )
 
 
@@ -130,7 +135,7 @@ _GEN_WORDS = {"до", "у", "для", "от", "номер", "телефон", "d
 _ACC_WORDS = {"наберите", "проверьте", "найдите", "ищу", "ищем", "спросите", "про", "на"}
 
 # Russian kinship words in an oblique case -> (nominative, case, gender).
-_KIN_FORMS: dict[str, tuple[str, str, str]] = {}
+KIN_FORMS: dict[str, tuple[str, str, str]] = {}
 for _base, _g, _forms in (
     ("мама", "f", "маме:dat мамы:gen маму:acc мамой:ins маман:nom"),
     ("папа", "m", "папе:dat папы:gen папу:acc папой:ins"),
@@ -158,10 +163,10 @@ for _base, _g, _forms in (
     ("brat", "m", "bratu:dat brata:gen"),
     ("sestra", "f", "sestre:dat sestry:gen sestru:acc"),
 ):
-    _KIN_FORMS[_base] = (_base, "nom", _g)
+    KIN_FORMS[_base] = (_base, "nom", _g)
     for _f in _forms.split():
         _w, _c = _f.split(":")
-        _KIN_FORMS[_w] = (_base, _c, _g)
+        KIN_FORMS[_w] = (_base, _c, _g)
 _KIN_GENDER_NOM = {
     "мама": "f",
     "ана": "f",
@@ -190,8 +195,8 @@ def _like(word: str, base: str) -> str:
 def relation_base(word: str) -> str:
     """A kinship word in its base form: "маме" -> "мама", "апама" -> "апам", "әжеме" -> "әжем"."""
     low = _norm(word)
-    if low in _KIN_FORMS:
-        return _like(word, _KIN_FORMS[low][0])
+    if low in KIN_FORMS:
+        return _like(word, KIN_FORMS[low][0])
     # Kazakh "my X" in the dative: анама, әкеме, досыма, қызыма -> анам, әкем, досым, қызым;
     # "his X": анасына -> анасы.
     if len(low) > 4 and low[-2:] in ("ма", "ме") and low[-3] != "м":
@@ -200,14 +205,17 @@ def relation_base(word: str) -> str:
         return _like(word, word[:-2].lower())
     if len(low) > 4 and low[-2:] in ("ma", "me") and low[-3] in "aeiouy":
         return _like(word, word[:-1].lower())
+    stem = _kazakh_stem(low)  # "апайға" -> "апай"
+    if stem is not None:
+        return _like(word, stem)
     return word
 
 
 def kin_hint(word: str) -> tuple[str, str]:
     """(case, gender) a kinship word before a name gives it: "маме" -> ("dat", "f")."""
     low = _norm(word)
-    if low in _KIN_FORMS:
-        _b, case, gender = _KIN_FORMS[low]
+    if low in KIN_FORMS:
+        _b, case, gender = KIN_FORMS[low]
         return case, gender
     base = _norm(relation_base(word))
     for stem, gender in _KIN_GENDER_NOM.items():
@@ -302,9 +310,12 @@ def name_word_base(word: str, case: str = "", gender: str = "", kazakh: bool = F
         return word
     if low in GENDER:
         return word
-    for base, _c, g in _russian_candidates(low):
-        if GENDER.get(base) == g:
-            return _like(word, base)
+    # Latin script: only where a Russian case is known ("pozvonite mame Gulnare"), so that
+    # an English "Anne" stays Anne
+    if is_cyrillic(low) or case:
+        for base, _c, g in _russian_candidates(low):
+            if GENDER.get(base) == g:
+                return _like(word, base)
     stem = _kazakh_stem(low)
     if stem is not None and (stem in GENDER or kazakh or _KK_LETTERS.search(low)):
         return _like(word, stem)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from .inflect import GENDER
 from .text import WORD_RE
 
 KIN_RE = re.compile(
@@ -21,7 +22,8 @@ KIN_RE = re.compile(
     r"mom\w*|mum\w*|mother\w*|dad\w*|father|brother\w*|bro|sister\w*|sis|aunt\w*|uncle\w*|"
     r"grand\w+|wife|husband|son|daughter|friend\w*|cousin\w*|gf|bf|girlfriend|boyfriend|"
     r"neighbou?r\w*|parents?|in-laws?|landlady|landlord|colleague\w*|niece|nephew|"
-    r"anam\w*|apam\w*|agam\w*|akem\w*|inim\w*|apa|aga|ata|azhe\w*)$",
+    r"anam\w*|apam\w*|agam\w*|akem\w*|inim\w*|apa|aga|ata|azhe\w*|"
+    r"mam[aeuy]|pap[aeuy]|brat[au]?|sestr[aeuy])$",
     re.IGNORECASE,
 )
 STOP = set(
@@ -202,9 +204,16 @@ _VERBISH_RE = re.compile(
 FAMILY_RE = re.compile(r"(?<![\w-])([А-ЯЁA-Z][а-яёa-z]+(?:овы|евы|ёвы|ины|ыны|ovs|evs))(?![\w-])")
 
 
+def is_kin(word: str) -> bool:
+    """A kinship word ("мама", "ағам", "bro"), and not a given name that starts like one
+    ("Бауыржан", "Анар", "Ұлжан")."""
+    low = word.lower()
+    return bool(KIN_RE.match(low)) and low.replace("ё", "е") not in GENDER
+
+
 def is_name_word(word: str, *, all_caps_text: bool = False) -> bool:
     low = word.lower()
-    if len(word) < 2 or low in STOP or KIN_RE.match(low):
+    if len(word) < 2 or low in STOP or is_kin(low):
         return False
     if not word[0].isupper():
         return False

@@ -98,7 +98,7 @@ def _scan_right(text, f, limit, caps, mentions, nxt) -> tuple[str | None, tuple 
         if low in _NAME_INTRO:
             pos = m.end()
             continue
-        if names.KIN_RE.match(low):
+        if names.is_kin(low):
             kin = (m.start(), m.end())
             if in_paren or text[pos : m.start()].strip(" ,") in ("—", "-", "–"):
                 pos = m.end()
@@ -132,7 +132,7 @@ def _scan_left(text, f, lo, caps, mentions, max_words) -> tuple[str | None, tupl
             count -= 1
             continue
         low = w.lower()
-        if names.KIN_RE.match(low):
+        if names.is_kin(low):
             if low in _HONORIFIC and i > 0 and names.is_name_word(ws[i - 1][0], all_caps_text=caps):
                 a, b = names.join_name(ws, i - 1, text, caps)
                 return text[a:b], None
@@ -163,9 +163,7 @@ def _kin_pair_name(text: str, lo: int, hi: int, caps: bool) -> str | None:
     ws = names.name_words(text, lo, hi)
     found = None
     for i in range(len(ws) - 1):
-        if names.KIN_RE.match(ws[i][0].lower()) and names.is_name_word(
-            ws[i + 1][0], all_caps_text=caps
-        ):
+        if names.is_kin(ws[i][0].lower()) and names.is_name_word(ws[i + 1][0], all_caps_text=caps):
             a, b = names.join_name(ws, i + 1, text, caps)
             found = text[a:b]
     return found

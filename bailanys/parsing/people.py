@@ -26,7 +26,7 @@ def about(
     case = gender = ""
     if span is not None:
         prev = _before(text, span[0])
-        if prev and names.KIN_RE.match(prev[0].lower()):
+        if prev and (names.is_kin(prev[0]) or prev[0].lower() in inflect.KIN_FORMS):
             kin_word = kin_word or prev[0]
             case, gender = inflect.kin_hint(prev[0])
             if not case:
@@ -36,7 +36,7 @@ def about(
             case = inflect.word_hint(prev[0])
         if kin_word is None:
             nxt = _WORD_AFTER_RE.match(text[span[1] : span[1] + 30])
-            if nxt and names.KIN_RE.match(nxt.group(1).lower()):
+            if nxt and names.is_kin(nxt.group(1)):
                 kin_word = nxt.group(1)
     kazakh = language == "kk" or bool(inflect._KK_LETTERS.search(text.lower()))
     base = inflect.name_base(name, case, gender, kazakh) if name else None

@@ -71,7 +71,7 @@ def _signed(text: str, s: int, e: int, avoid: list[tuple[int, int]]) -> tuple[st
         i += 1
     if i < len(ws) and ws[i][0].lower() in _POSSESSIVE:
         i += 1
-    if i < len(ws) and names.KIN_RE.match(ws[i][0].lower()):
+    if i < len(ws) and names.is_kin(ws[i][0].lower()):
         i += 1
     if i < len(ws) and ws[i][0].lower() in ("от", "from", "ot"):
         i += 1
