@@ -332,3 +332,37 @@ def test_a_bridged_post_without_words_to_pass_on_never_sends_the_post(
     assert bridge["text"] == asks
     assert "хабарсыз" not in bridge["text"] and "87071112233" not in bridge["text"]
     assert segments(bridge["text"]) <= 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_review_form_shows_the_relative_the_writer_named_and_stores_base_forms():
+    from bailanys.relay.models import Request
+    from bailanys.relay.services.posts import post_ingest
+    from tests.conftest import html
+    from tests.test_review_queue import coordinator
+
+    held = post_ingest(
+        source="test-group",
+        external_id="chat:1",
+        text="Срочно! Переведите 20000 на карту 4400 4301 2345 6789. Әжем 87015559876, "
+        "Серікке 87015551234 хабарласыңыз",
+    )
+    assert held.outcome == "review"
+    browser, _token = coordinator()
+    page = html(browser.get(f"/console/review/{held.post.pk}/"))
+    assert 'name="target-0-name" value="Әжем"' in page
+    assert 'name="target-1-name" value="Серікке"' in page  # as written, for the reviewer
+    browser.post(
+        f"/console/review/{held.post.pk}/",
+        {
+            "action": "confirm",
+            "kind": "welfare_check",
+            "lang": "kk",
+            "target-0-phone": "87015559876",
+            "target-0-name": "Әжем",
+            "target-1-phone": "87015551234",
+            "target-1-name": "Серікке",
+        },
+    )
+    stored = sorted(r.recipient_name for r in Request.objects.all())
+    assert stored == ["Серік", "Әжем"]

@@ -101,6 +101,11 @@ def review_post(request: HttpRequest, post_id: int) -> HttpResponse:
             return redirect("parsing:review_queue")
     else:
         fields = json.loads(post.parsed or "{}")
+        # a target the writer called only "мама" is shown as that, not as a blank
+        fields["targets"] = [
+            {**t, "name": t.get("name") or t.get("relation") or ""}
+            for t in fields.get("targets") or []
+        ]
     rows = list(fields.get("targets") or [])
     rows += [{"name": "", "phone": "", "city": ""}] * max(1, 2 - len(rows))
     context = {
