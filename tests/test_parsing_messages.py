@@ -13,6 +13,9 @@ from tests.conftest import outbox_drain as deliver
 
 # text -> (message, the target's name in its base form, the writer's signature)
 MESSAGES = [
+    ("Позвоните маме 87011234567 скажите что я жив. Ваша дочь Аня", "я жив", None, "Аня"),
+    ("Анама 87011234567 айтыңызшы, мен аманмын. Ұлыңыз Ерлан", "мен аманмын", None, "Ерлан"),
+    ("Call mum 87011234567, tell her I'm fine. Asel from Astana", "I'm fine", None, "Asel"),
     (
         "Сәлеметсіз бе, апама Күләшке 87071112233 хабарласыңызшы, аманмын деп айтыңыз. Ерлан",
         "аманмын",
@@ -149,13 +152,15 @@ def test_the_table_is_long_enough():
         "Позвоните Айдосу 87011234567. Айдос",  # the same person
         "Передайте Гульнаре 87011234567 что всё хорошо. Уайымдамасын.",  # a verb, not a name
         "Позвоните 87011234567, узнайте как она. Спасибо!",
+        "Позвоните маме 87011234567, скажите что я жив. Шымкент",  # a city
+        "Позвоните маме 87011234567, скажите что я жив\nАлматы",
     ],
 )
 def test_what_is_not_a_signature(text):
     out = parse(text)
     assert out["signature"] is None or out["signature"] not in {t["name"] for t in out["targets"]}
     assert out["signature"] not in ("Уайымдамасын", "Спасибо")
-    if text.startswith(("87011234567 Айдос", "Позвоните маме 87011234567\n")):
+    if text.startswith(("87011234567 Айдос", "Позвоните маме 87011234567")):
         assert out["signature"] is None
 
 

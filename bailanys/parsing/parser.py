@@ -250,7 +250,8 @@ def _parse(text: str) -> dict:
         for f, t in zip(targets, out_targets, strict=True)
         if not t["name"] and not t["relation"]
     ]
-    signature = signature_of(text, target_spans + name_spans, unnamed)
+    place_spans = [(m.start, m.end) for m in places]  # "… я жив. Шымкент" is no name
+    signature = signature_of(text, target_spans + name_spans + place_spans, unnamed)
     if signature and msg_span:
         sig_at = text.rfind(signature)
         if msg_span[0] <= sig_at < msg_span[1]:
