@@ -350,7 +350,7 @@ def test_the_review_form_shows_the_relative_the_writer_named_and_stores_base_for
         source="test-group",
         external_id="chat:1",
         text="Срочно! Переведите 20000 на карту 4400 4301 2345 6789. Әжем 87015559876, "
-        "Серікке 87015551234 хабарласыңыз",
+        "Серікке 87015551234 хабарласыңыз.\nАйдос",
     )
     assert held.outcome == "review"
     browser, _token = coordinator()
@@ -371,3 +371,4 @@ def test_the_review_form_shows_the_relative_the_writer_named_and_stores_base_for
     )
     stored = sorted(r.recipient_name for r in Request.objects.all())
     assert stored == ["Серік", "Әжем"]
+    assert {r.requester.name for r in Request.objects.all()} == {"Айдос"}  # as signed

@@ -97,12 +97,14 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
     created = 0
     channel, contact = _reply_channel(post)
     flag = post_scam_flag(post)
+    # a reviewer's fields carry no signature: the parser's reading of the post still counts
+    signature = fields.get("signature") or json.loads(post.parsed or "{}").get("signature")
     for number, target in enumerate(fields["targets"]):
         data = request_check(
             {
                 "requester": {
                     # as they gave it: the name on their account, else the one they signed
-                    "name": post.author or fields.get("signature") or UNNAMED,
+                    "name": post.author or signature or UNNAMED,
                     "language": _language(fields["lang"]),
                     "contact": contact,
                 },
