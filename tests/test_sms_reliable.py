@@ -94,9 +94,16 @@ def sms_volunteer() -> None:
 # --- 1. A person's repeat is not a gateway's re-delivery --------------------------------
 
 
-def test_an_sms_volunteer_sends_next_again_within_seconds_and_gets_the_next_case(fake_smsgate):
-    submit(kind="welfare_check", message="", recipient={"name": "Gulnara", "phone": GULNARA})
-    submit(
+@pytest.mark.parametrize(
+    ("next_word", "help_word"), [("NEXT", "HELP"), ("Далее", "помощь"), ("КЕЛЕСІ", "Көмек")]
+)
+def test_an_sms_volunteer_sends_next_again_within_seconds_and_gets_the_next_case(
+    fake_smsgate, next_word, help_word
+):
+    gulnara = submit(
+        kind="welfare_check", message="", recipient={"name": "Gulnara", "phone": GULNARA}
+    )
+    serik = submit(
         kind="welfare_check",
         message="",
         recipient={"name": "Serik", "phone": "+77017770011"},
@@ -105,37 +112,39 @@ def test_an_sms_volunteer_sends_next_again_within_seconds_and_gets_the_next_case
     sms_volunteer()
     at = timezone.localtime()
 
-    def say(text: str, seconds: int, version: str = "v2", **extra) -> str:
+    def say(text: str, seconds: int, version: str = "v2") -> str:
         when = (at + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
         sender = {"sender": VOLUNTEER} if version == "v2" else {"phoneNumber": VOLUNTEER}
-        return post(
-            fake_smsgate.build_fixture(
-                f"received-{version}", message=text, receivedAt=when, **sender, **extra
-            )
-        )
+        fixture = f"received-{version}"
+        return post(fake_smsgate.build_fixture(fixture, message=text, receivedAt=when, **sender))
 
-    assert say("NEXT", 0) == "received"
+    def state(created: dict) -> str:
+        return Api().get(f"/requests/{status_token(created)}").json()["status"]
+
+    assert say(next_word, 0) == "received"
     deliver()
     [first] = texts(fake_smsgate, VOLUNTEER)
     code = first.split(":", 1)[0]
     assert say(f"{code} OK Всё хорошо", 5, "v1") == "received"
     deliver()
-    assert texts(fake_smsgate, VOLUNTEER)[-1].startswith("Saved")
-    assert say("NEXT", 9) == "received"  # NEXT again, nine seconds after the first
+    assert len(texts(fake_smsgate, VOLUNTEER)) == 2
+    assert say(next_word, 9) == "received"  # the same word again, nine seconds after the first
     deliver()
     second = texts(fake_smsgate, VOLUNTEER)[-1]
-    assert second.split(":", 1)[0] != code and "call" in second
+    assert len(texts(fake_smsgate, VOLUNTEER)) == 3
+    assert second.split(":", 1)[0] not in ("", code) and second.split(":", 1)[0].isdigit()
     assert {"Gulnara", "Serik"} == {n for n in ("Gulnara", "Serik") if n in first + second}
+    assert sorted([state(gulnara), state(serik)]) == ["calling", "reached"]  # the next is taken
 
     # HELP twice, seconds apart: two answers.
-    assert say("HELP", 20) == "received"
-    assert say("HELP", 24) == "received"
+    assert say(help_word, 20) == "received"
+    assert say(help_word, 24, "v1") == "received"
     deliver()
     assert len(texts(fake_smsgate, VOLUNTEER)) == 5
     assert texts(fake_smsgate, VOLUNTEER)[-1] == texts(fake_smsgate, VOLUNTEER)[-2]
 
     # The app delivering one SMS again under a new event id: one SMS, one answer.
-    once = fake_smsgate.build_fixture("received-v2", sender=VOLUNTEER, message="HELP")
+    once = fake_smsgate.build_fixture("received-v2", sender=VOLUNTEER, message=help_word)
     payload = json.loads(once[0])["payload"]
     assert post(once) == "received"
     assert post(fake_smsgate.build_fixture("received-v2", **payload)) == "duplicate"
@@ -223,6 +232,30 @@ def test_a_failed_outcome_sms_goes_again_at_once_through_the_other_sim(fake_smsg
             "failed",
             "delivered",
         ]
+
+
+def test_an_sms_twilio_reports_undelivered_goes_again_through_the_phone(fake_smsgate, fake_twilio):
+    from tests.test_sms_http import PUBLIC, STATUS, add_gateway
+
+    run_cli("sms", "list")  # the phone from the environment exists…
+    SmsGateway.objects.filter(name="env").update(enabled=False)  # …but Twilio sends first
+    add_gateway(fake_twilio)
+    row = outcome_sms(fake_twilio)
+    SmsGateway.objects.filter(name="env").update(enabled=True)
+    post(fake_smsgate.build_ping())
+    [sid] = [m["sid"] for m in fake_twilio.outbox if m["to"] == REQUESTER]
+    params, headers = fake_twilio.build_fixture(
+        "status-undelivered", PUBLIC + STATUS, MessageSid=sid, To=REQUESTER
+    )
+    response = Client().post(
+        STATUS, urlencode(params), content_type="application/x-www-form-urlencoded", headers=headers
+    )
+    assert response.content == b"failed"
+    deliver()
+    assert len(texts(fake_smsgate, REQUESTER)) == 1
+    assert fake_twilio.bodies_to(REQUESTER) == texts(fake_smsgate, REQUESTER)
+    row.refresh_from_db()
+    assert row.state == OutboxMessage.State.SENT
 
 
 def test_with_one_sim_a_failed_sms_goes_again_later_then_coordinators_see_it(
