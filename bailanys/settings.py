@@ -324,14 +324,20 @@ BAILANYS_SMS_PER_MINUTE = env_int("BAILANYS_SMS_PER_MINUTE", 30, minimum=1)
 BAILANYS_SMS_DAILY_CAP = env_int("BAILANYS_SMS_DAILY_CAP", 400, minimum=1)
 # A webhook whose X-Timestamp is older (or further ahead) than this is refused.
 BAILANYS_SMS_WEBHOOK_MAX_AGE_SECONDS = env_int("BAILANYS_SMS_WEBHOOK_MAX_AGE_SECONDS", 300)
-# The same text from the same number through the same phone within this window is one SMS.
+# A received SMS is told from a gateway's re-delivery of it by the phone's own message id
+# (or its own receive time); only when a gateway gives neither, the same text from the same
+# number through the same phone within this window is one SMS.
 BAILANYS_SMS_DUPLICATE_SECONDS = env_int("BAILANYS_SMS_DUPLICATE_SECONDS", 60)
 # Parts of a long SMS arriving separately are joined when they come within this window.
 BAILANYS_SMS_JOIN_SECONDS = env_int("BAILANYS_SMS_JOIN_SECONDS", 5)
 # A gateway silent (no heartbeat, no report) for this long is stale: others take its work.
 BAILANYS_SMS_STALE_MINUTES = env_int("BAILANYS_SMS_STALE_MINUTES", 15, minimum=1)
-# A sent SMS with no delivery report after this long is "unknown", never "delivered".
+# A sent SMS with no delivery report after this long is "unknown", never "delivered"; one a
+# phone or modem took but never reported sent, while it is stale, is failed (docs/sms.md).
 BAILANYS_SMS_REPORT_MINUTES = env_int("BAILANYS_SMS_REPORT_MINUTES", 60, minimum=1)
+# An SMS telling a requester something that a gateway reports failed is sent again this
+# many times (another SIM first, then with the outbox's back-off) before it counts as failed.
+BAILANYS_SMS_RESENDS = env_int("BAILANYS_SMS_RESENDS", 3, minimum=0)
 # The SMS bridge: cases of these kinds are first sent to the recipient by SMS (when a
 # gateway is configured); no reply within BAILANYS_SMS_BRIDGE_MINUTES puts them in the call
 # queue. An empty list turns the bridge off.

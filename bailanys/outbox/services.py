@@ -114,10 +114,36 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
         if isinstance(exc, ContactUnreachable):
             _fall_back(message)
         return state
-    OutboxMessage.objects.filter(pk=message.pk).update(
+    # Only a send still ours is marked sent: a failure reported while the provider's answer
+    # was on its way may already have put the message back in line (outbox_retry).
+    OutboxMessage.objects.filter(pk=message.pk, state=OutboxMessage.State.SENDING).update(
         state=OutboxMessage.State.SENT, provider_id=provider_id[:200], sent_at=timezone.now()
     )
     return OutboxMessage.State.SENT
+
+
+def outbox_retry(*, outbox_id: int, due, reason: str) -> bool:
+    """A message a channel handed over was reported lost: send it again at `due`.
+
+    Only a message sent (or being sent) goes back in line; returns whether it did. The
+    caller holds the transaction; the worker is asked once it commits. `reason` is stored as
+    the last error: never personal data.
+    """
+    moved = OutboxMessage.objects.filter(
+        pk=outbox_id, state__in=(OutboxMessage.State.SENDING, OutboxMessage.State.SENT)
+    ).update(state=OutboxMessage.State.PENDING, next_try_at=due, last_error=reason[:300])
+    if moved:
+        transaction.on_commit(lambda: _enqueue(outbox_id, run_after=due))
+    return bool(moved)
+
+
+def outbox_fail(*, outbox_id: int, reason: str) -> bool:
+    """A message a channel handed over was reported lost for good: it failed."""
+    return bool(
+        OutboxMessage.objects.filter(pk=outbox_id)
+        .exclude(state=OutboxMessage.State.FAILED)
+        .update(state=OutboxMessage.State.FAILED, last_error=reason[:300])
+    )
 
 
 def _fall_back(message: OutboxMessage) -> None:

@@ -187,6 +187,13 @@ def dashboard(*, coordinator: User, gateways: list[dict] = ()) -> Dashboard:
             "relay:coordinator",
         ),
         (
+            _("Requesters we could not tell by SMS"),
+            OutboxMessage.objects.filter(
+                channel="sms", state=OutboxMessage.State.FAILED, request__isnull=False
+            ).count(),
+            "relay:coordinator",
+        ),
+        (
             _("Volunteers low on phone credit"),
             len(credits_low(coordinator=coordinator).volunteers),
             "relay:coordinator",

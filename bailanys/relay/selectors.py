@@ -359,6 +359,39 @@ def coordinator_overview(*, coordinator: User, http_request: HttpRequest | None 
     )
 
 
+def requesters_untold(*, coordinator: User, limit: int = 50) -> list[dict]:
+    """SMS to requesters that finally failed (every resend too): who could not be told.
+
+    Newest first, with the case and request to look at and the number masked; a
+    coordinator calls them, or finds another way. Read as part of the coordinator's page,
+    whose reading is audited.
+    """
+    require_coordinator(coordinator, 0)
+    failed = (
+        OutboxMessage.objects.filter(
+            channel="sms", state=OutboxMessage.State.FAILED, request__isnull=False
+        )
+        .select_related("request")
+        .order_by("-created_at")[:limit]
+    )
+    rows = []
+    for message in failed:
+        try:
+            number = phones.masked(phones.normalize(message.address, any_type=True))
+        except phones.InvalidPhone:
+            number = "•••"
+        rows.append(
+            {
+                "case_id": message.request.case_id,
+                "request_id": message.request_id,
+                "number": number,
+                "at": message.created_at,
+                "tries": message.tries,
+            }
+        )
+    return rows
+
+
 def kind_label(kind: str) -> str:
     return Kind(kind).label
 

@@ -212,6 +212,7 @@ def coordinator(request: HttpRequest) -> HttpResponse:
             "o": overview,
             "retain_form": RetainForm(),
             "credits_low": credit.credits_low(coordinator=request.user),
+            "untold": selectors.requesters_untold(coordinator=request.user),
         },
     )
 

@@ -25,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from tests.fakes.base import FakeHttpService, basic_auth_matches, read_json
@@ -58,6 +59,37 @@ def device_time(when: datetime | str | None = None) -> str:
     if isinstance(when, str):
         return when
     return (when or datetime.now(DEVICE_TZ)).astimezone(DEVICE_TZ).isoformat("T", "milliseconds")
+
+
+def _java_hash(text: str) -> int:
+    """Java's String.hashCode (over UTF-16 code units), as a signed 32-bit int."""
+    h = 0
+    data = text.encode("utf-16-be")
+    for i in range(0, len(data), 2):
+        h = (31 * h + int.from_bytes(data[i : i + 2], "big")) & 0xFFFFFFFF
+    return h
+
+
+def received_message_id(phone: str, received_at: str, sim: int | None, text: str) -> str:
+    """The ``messageId`` the app gives a received SMS: ``InboxMessage.Text.hashCode()`` as an
+    unsigned hex number (modules/receiver/ReceiverService.kt), over the sender's address, the
+    time received (Date.hashCode of its milliseconds), the subscription (the SIM here) and
+    the text. Not unique in general, but the same for one SMS delivered twice."""
+    millis = int(datetime.fromisoformat(received_at).timestamp() * 1000)
+    date_hash = (millis ^ (millis >> 32)) & 0xFFFFFFFF
+    h = _java_hash(phone)
+    h = (31 * h + date_hash) & 0xFFFFFFFF
+    h = (31 * h + (sim or 0)) & 0xFFFFFFFF
+    h = (31 * h + _java_hash(text)) & 0xFFFFFFFF
+    return format(h, "x")
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "smsgate"
+
+
+def fixture(name: str) -> dict:
+    """A recorded webhook body from tests/fixtures/smsgate/ (``name`` without ``.json``)."""
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def sign(key: str, body: bytes, timestamp: str) -> str:
@@ -246,20 +278,22 @@ class FakeSmsGate(FakeHttpService):
     ) -> tuple[bytes, dict]:
         """An ``sms:received`` event: ``phone`` sent ``text`` to this phone's SIM ``sim``.
 
-        Its ``messageId`` is derived from the content, as the app's: the same text from the same
-        number gets the same id (the docs warn it is not unique).
+        Its ``messageId`` is made as the app makes it (``received_message_id``): from the
+        sender, the time the phone received the SMS, the SIM and the text. The app re-delivering
+        one SMS sends the same id and ``receivedAt`` again (pass both to play it); the same words
+        sent again by a person come at another time, so with another id.
         """
         if sim is not None and not 1 <= sim <= self.sims:
             raise ValueError(f"sim must be between 1 and {self.sims}")
-        digest = hashlib.sha256(f"{phone}\n{sim}\n{text}".encode()).hexdigest()[:16]
+        when = device_time(received_at)
         payload = {
-            "messageId": message_id or digest,
+            "messageId": message_id or received_message_id(phone, when, sim, text),
             "message": text,
             "sender": phone,
             "recipient": None,  # the SIM's own number: null when the app can't read it
             "phoneNumber": phone,
             "simNumber": sim,
-            "receivedAt": device_time(received_at),
+            "receivedAt": when,
         }
         return self.build_event("sms:received", payload, event_id=event_id, timestamp=timestamp)
 
@@ -306,6 +340,45 @@ class FakeSmsGate(FakeHttpService):
         if state == "failed":
             payload["reason"] = reason
         return self.build_event(event, payload, event_id=event_id, timestamp=timestamp)
+
+    def build_fixture(
+        self,
+        name: str,
+        *,
+        event_id: str | None = None,
+        timestamp: int | str | None = None,
+        **payload,
+    ) -> tuple[bytes, dict]:
+        """A recorded event (tests/fixtures/smsgate/``name``.json) replayed from this phone:
+        its payload fields updated with ``payload`` (``messageId``, ``sender``…), a new
+        event id unless given, signed now. A received SMS whose sender, text, time or SIM
+        changed gets the ``messageId`` the app would give it, unless one is given."""
+        body = fixture(name)
+        changed = dict(payload)
+        merged = {**body["payload"], **changed}
+        if body["event"] == "sms:received" and "messageId" not in changed and changed:
+            merged["messageId"] = received_message_id(
+                merged.get("sender") or merged["phoneNumber"],
+                merged["receivedAt"],
+                merged.get("simNumber"),
+                merged["message"],
+            )
+        # The deprecated phoneNumber is the other party: the sender of a received SMS, the
+        # recipient of a sent one.
+        other = "sender" if body["event"] == "sms:received" else "recipient"
+        if other in changed and "phoneNumber" not in changed:
+            merged["phoneNumber"] = changed[other]
+        return self.build_event(
+            body["event"],
+            merged,
+            event_id=event_id or nanoid(),
+            timestamp=timestamp,
+        )
+
+    def replay(self, name: str, **kwargs) -> dict:
+        """Send a recorded event (see ``build_fixture``); returns ``{"status", "body",
+        "event"}``."""
+        return self._send(self.build_fixture(name, **kwargs))
 
     def build_ping(
         self,

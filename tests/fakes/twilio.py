@@ -24,10 +24,12 @@ Failures can be injected with ``fail_next`` (an error status, or 0 to drop the c
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
 from email.utils import formatdate
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.base import FakeHttpService, basic_auth_matches
@@ -49,6 +51,7 @@ ERRORS = {
     21604: "A 'To' phone number is required.",
     21617: "The concatenated message body exceeds the 1600 character limit.",
 }
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "twilio"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -204,6 +207,23 @@ class FakeTwilio(FakeHttpService):
             "From": from_,
             "ApiVersion": API.strip("/"),
         }
+        return params, {"X-Twilio-Signature": sign(self.auth_token, url, params)}
+
+    def build_fixture(
+        self, name: str, url: str, **fields: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Recorded webhook parameters (tests/fixtures/twilio/``name``.json) replayed for
+        ``url``: ``fields`` replace recorded ones (``MessageSid`` also sets ``SmsSid`` and, for
+        an incoming message, ``SmsMessageSid``), signed with this account's token."""
+        params = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+        params["AccountSid"] = self.account_sid
+        if "MessageSid" in fields:
+            for twin in ("SmsSid", "SmsMessageSid"):
+                if twin in params:
+                    params[twin] = fields["MessageSid"]
+        if "MessageStatus" in fields:
+            params["SmsStatus"] = fields["MessageStatus"]
+        params.update(fields)
         return params, {"X-Twilio-Signature": sign(self.auth_token, url, params)}
 
     # The server side

@@ -14,10 +14,12 @@ from bailanys.channels.ratelimit import send_slot
 from bailanys.channels.sms.drivers import GatewayDown, Refused, driver_for
 from bailanys.channels.sms.gateways import gateway_failed, send_order
 from bailanys.channels.sms.models import SmsContact, SmsDelivery, SmsGateway
+from bailanys.channels.sms.resend import failed_gateways
 from bailanys.channels.sms.segments import segments
 from bailanys.privacy.crypto import blind_index
 
 MAX_WAIT = 2.0  # seconds a worker waits for a SIM's next slot before putting the message back
+STALE_WAIT = 60.0  # seconds a message waits when every gateway is stale, before it looks again
 
 
 def number_key(e164: str) -> str:
@@ -50,7 +52,19 @@ class SmsChannel(Channel):
         if stopped and not (message.options or {}).get("stop_confirmation"):
             raise ContactUnreachable("the number texted STOP")
         parts = segments(message.body)
-        order = send_order(to, parts)
+        # A message sent again after a failure report: other SIMs first, and a new id at
+        # the gateway (a phone keeps the ids it has seen, a second SIM of it too).
+        avoid = failed_gateways(message.outbox_id)
+        idempotency_key = message.idempotency_key
+        if avoid:
+            failures = SmsDelivery.objects.filter(
+                outbox_id=message.outbox_id, state=SmsDelivery.State.FAILED
+            ).count()
+            idempotency_key = f"{idempotency_key}:again:{failures}"
+        order, stale_left_out = send_order(to, parts, avoid=avoid)
+        if not order and stale_left_out:
+            # Nothing is sent to a stale SIM: the message waits until one is heard from.
+            raise ChannelBusy(STALE_WAIT, "every SMS gateway with capacity is stale")
         if not order:
             raise ChannelError("no SMS gateway configured with capacity left today")
         soonest = None
@@ -66,7 +80,7 @@ class SmsChannel(Channel):
             driver = driver_for(gateway)
             try:
                 provider_id = driver.send(
-                    gateway, to, message.body, idempotency_key=message.idempotency_key
+                    gateway, to, message.body, idempotency_key=idempotency_key
                 )
             except GatewayDown:
                 gateway_failed(gateway)
@@ -86,5 +100,6 @@ class SmsChannel(Channel):
             )
             return f"sms-{provider_id}"[:200]
         if soonest is not None:
+            # Busy SIMs are waited for; a stale one is never the way round them.
             raise ChannelBusy(soonest, "every SIM is at its rate limit")
         raise ChannelError("no SMS gateway answered")

@@ -50,22 +50,55 @@ def sent_today(gateway: SmsGateway) -> int:
     return total or 0
 
 
-def send_order(to_e164: str, segments: int) -> list[SmsGateway]:
-    """Gateways that may take `segments` more parts today, best first.
+# A stale HTTP provider is tried again (one message, as a probe) this long after it last
+# failed: it sends no heartbeat, so only a send can tell that it is back.
+PROBE_AFTER = timedelta(minutes=1)
 
-    A SIM on the recipient's operator first (cheaper, and more likely to arrive),
-    then the one that has sent least today; stale gateways only when nothing else is left.
+
+def probe_due(gateway: SmsGateway, now=None) -> bool:
+    """A stale HTTP provider whose probe is due: PROBE_AFTER since it last failed."""
+    if gateway.kind != SmsGateway.Kind.HTTP or gateway.stale_since is None:
+        return False
+    return gateway.stale_since <= (now or timezone.now()) - PROBE_AFTER
+
+
+def usable(gateway: SmsGateway) -> bool:
+    """Not stale, or an HTTP provider due for a probe: a stale phone or modem is sent
+    nothing until it is heard from again (a heartbeat, a report, a received SMS)."""
+    return gateway.stale_since is None or probe_due(gateway)
+
+
+def send_order(to_e164: str, segments: int, *, avoid=()) -> tuple[list[SmsGateway], bool]:
+    """Gateways that may take `segments` more parts today, best first, and whether any
+    other one was left out only because it is stale.
+
+    Gateways in `avoid` (those that already failed this message) come last; then a SIM on
+    the recipient's operator first (cheaper, and more likely to arrive), then the one that
+    has sent least today, then a stale HTTP provider due for its probe. Stale gateways are
+    never in the list otherwise.
     """
     national = to_e164[2:] if to_e164.startswith("+7") else ""
     candidates = []
+    stale_left_out = False
     for gateway in gateways_configured():
         used = sent_today(gateway)
         if used + segments > gateway.daily_cap:
             continue
+        if not usable(gateway):
+            stale_left_out = True
+            continue
         same_operator = bool(national) and any(national.startswith(p) for p in gateway.prefixes())
-        candidates.append((gateway.stale_since is not None, not same_operator, used, gateway.pk))
-    by_pk = {g.pk: g for g in SmsGateway.objects.filter(pk__in=[c[3] for c in candidates])}
-    return [by_pk[c[3]] for c in sorted(candidates)]
+        candidates.append(
+            (
+                gateway.pk in avoid,
+                gateway.stale_since is not None,
+                not same_operator,
+                used,
+                gateway.pk,
+            )
+        )
+    by_pk = {g.pk: g for g in SmsGateway.objects.filter(pk__in=[c[-1] for c in candidates])}
+    return [by_pk[c[-1]] for c in sorted(candidates)], stale_left_out
 
 
 def gateway_heard(gateway: SmsGateway, **health) -> None:
@@ -80,10 +113,15 @@ def gateway_heard(gateway: SmsGateway, **health) -> None:
 
 
 def gateway_failed(gateway: SmsGateway) -> None:
-    """It did not answer a send: others take its work until it is heard again."""
-    SmsGateway.objects.filter(pk=gateway.pk, stale_since__isnull=True).update(
-        stale_since=timezone.now()
-    )
+    """It did not answer a send: others take its work until it is heard again.
+
+    An HTTP provider is heard only through a send that works, so each failed probe starts
+    its wait (probe_due) again; a phone or modem keeps the time it first went stale.
+    """
+    gateways = SmsGateway.objects.filter(pk=gateway.pk)
+    if gateway.kind != SmsGateway.Kind.HTTP:
+        gateways = gateways.filter(stale_since__isnull=True)
+    gateways.update(stale_since=timezone.now())
 
 
 def gateways_mark_stale() -> list[SmsGateway]:

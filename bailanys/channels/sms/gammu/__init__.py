@@ -54,8 +54,9 @@ not read: set InboxFormat = unicode.
 
 Nothing is read twice: after a message is accepted its files move to ``inbox/handled``, and
 reported sent/failed files to ``sent/reported`` and ``error/reported``; inbound_accept also
-drops the same SMS delivered twice. Those folders are emptied after SPOOL_KEEP. Logs name the
-gateway only: never a file name, since file names hold phone numbers.
+drops the same SMS (the same first file name) delivered twice. Those folders are emptied
+after SPOOL_KEEP. Logs name the gateway only: never a file name, since file names hold phone
+numbers.
 """
 
 import contextlib
@@ -302,7 +303,9 @@ def _receive(gateway: SmsGateway, inbox: Path, now: float, counts: dict) -> None
             text = "".join(decode(path.read_bytes()) for path in message.files)
         except FileNotFoundError:
             continue  # another worker took it
-        result = inbound_accept(gateway, message.sender, text)
+        # The first part's name (the modem's date and time, serial number, sender) names
+        # this SMS: read again after a crash it is the same one; a repeat has another time.
+        result = inbound_accept(gateway, message.sender, text, provider_id=message.files[0].name)
         counts[result] = counts.get(result, 0) + 1
         for path in message.files:  # part 00 first: see _first_part_handled
             _move(path, inbox / HANDLED)

@@ -5,6 +5,8 @@ deduplicated on the event's own id, then turned into what every gateway kind rep
 (inbound_accept, delivery_report, gateway_heard).
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -89,8 +91,30 @@ def _report(gateway: SmsGateway, state: str, payload: dict) -> str:
 
 
 def _received(gateway: SmsGateway, payload: dict) -> str:
-    raw_sender = payload.get("phoneNumber") or payload.get("sender")
+    # Newer apps name the sender `sender` (and the SIM's own number `recipient`); older ones
+    # `phoneNumber`, which newer ones still send.
+    raw_sender = payload.get("sender") or payload.get("phoneNumber")
     text = payload.get("message")
     if not isinstance(raw_sender, str) or not isinstance(text, str):
         return "ignored"
-    return inbound_accept(gateway, raw_sender, text)
+    # The app makes messageId from the sender, the SIM, the text and the time the phone
+    # received the SMS: a re-delivery carries the same, a person's repeat a new one.
+    message_id = payload.get("messageId")
+    return inbound_accept(
+        gateway,
+        raw_sender,
+        text,
+        provider_id=message_id if isinstance(message_id, str) else "",
+        received_at=phone_time(payload.get("receivedAt")),
+    )
+
+
+def phone_time(value) -> datetime | None:
+    """The app's ISO 8601 time with the phone's offset ("2024-06-22T15:46:11.000+07:00")."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

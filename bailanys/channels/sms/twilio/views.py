@@ -78,7 +78,7 @@ def inbound(request: HttpRequest, name: str) -> HttpResponse:
             try:
                 with transaction.atomic():
                     SmsEvent.objects.create(event_id=f"{gateway.pk}:{sid}"[:100])
-                    inbound_accept(gateway, sender, text)
+                    inbound_accept(gateway, sender, text, provider_id=sid)
             except IntegrityError:
                 pass  # this MessageSid was taken before
         else:
