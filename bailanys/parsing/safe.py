@@ -40,12 +40,24 @@ KAZAKH_LETTERS_RE = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
 _WORD_RE = re.compile(r"[^\W\d_]+")
 
 
+# Kazakh words written without a letter only Kazakh uses (so that "Амансыз ба?" is told
+# from Russian): question particles, greetings, pronouns, words of a check-in.
+_KAZAKH_WORDS = {
+    "ба", "ма", "па", "бе", "ме", "пе", "мен", "сен", "сиз", "сиздер", "рахмет", "аман",
+    "амансыз", "амансыздар", "амансын", "аманмын", "аманбыз", "жаксы", "бари",
+    "саумын", "салем", "кайда", "кайдасын", "калай", "калайсыз", "иа", "жок", "ия",
+}  # fmt: skip
+
+
 def kazakh_written(text: str) -> bool:
-    """True when some word other than a name has a letter only Kazakh uses: "бәрі", "Рахмет,
-    аманмын"; not "Передайте Гүлнаре" (a name, capitalised inside the sentence)."""
+    """True when some word other than a name is plainly Kazakh: it has a letter only Kazakh
+    uses ("бәрі"), or is a common Kazakh word ("Амансыз ба?"); not "Передайте Гүлнаре" (a
+    name, capitalised inside the sentence)."""
     for number, found in enumerate(_WORD_RE.finditer(text)):
         word = found.group()
         if not KAZAKH_LETTERS_RE.search(word):
+            if fold(word) in _KAZAKH_WORDS:
+                return True
             continue
         if number == 0 or not word[0].isupper() or word.isupper():
             return True
