@@ -313,3 +313,20 @@ def test_the_recipients_language_follows_the_message_when_not_given(
     )
     case = Api(make_volunteer()[1]).post("/claims").json()
     assert case["recipient_language"] == recipient_language
+
+
+def test_a_neighbour_waiting_for_their_own_answer_can_still_answer_for_her(fake_smsgate):
+    """Both were sent a bridge SMS; the neighbour quotes Gulnara's reference: it answers
+    hers, not the neighbour's own."""
+    created, ref = _bridged(fake_smsgate, "kk")
+    own = submit(
+        phone=NEIGHBOUR,
+        message="Марат в Германии",
+        recipient={"name": "Дәурен", "phone": NEIGHBOUR, "city": "", "language": "kk"},
+    )
+    deliver()
+    assert to(fake_smsgate, NEIGHBOUR)  # their own bridge SMS
+    sms(fake_smsgate, NEIGHBOUR, f"Аман-сау, бәрі жақсы {ref}")
+    deliver()
+    assert status(created)["reply"] == "Аман-сау, бәрі жақсы"
+    assert status(own)["status"] == "waiting" and status(own)["reply"] == ""

@@ -173,11 +173,31 @@ def reference(text: str) -> tuple[str, str] | None:
     return f"B{number}", rest
 
 
+def _other_number_bridge(sender_key: str, ref: str) -> SmsBridge | None:
+    """The open bridge `ref` names, sent to another number than the sender's; None when
+    there is none or the sender has sent too many references (each one counts)."""
+    try:
+        rate_limit_hit(
+            scope="bridge-ref:sms",
+            source=sender_key,
+            limit=Limit.parse(settings.BAILANYS_BRIDGE_REF_LIMIT_PER_NUMBER),
+        )
+    except Throttled:
+        return None
+    since = timezone.now() - timedelta(days=ANSWER_DAYS)
+    return (
+        SmsBridge.objects.filter(ref=ref, state__in=OPEN, created_at__gte=since)
+        .exclude(to_key=sender_key)
+        .first()
+    )
+
+
 def bridge_reply(sender_e164: str, text: str) -> str:
     """An SMS that answers a bridge message: relayed to the requester it named.
 
     From the number we wrote to, any SMS is an answer (to the bridge its reference names,
-    else the latest). From another number (a neighbour's phone), only one quoting the
+    else the latest; a reference to another number's open bridge answers that one). From
+    another number (a neighbour's phone), only one quoting the
     reference of an open bridge, and every such reference counts against a per-number
     limit (BAILANYS_BRIDGE_REF_LIMIT_PER_NUMBER): references are short and sequential, and
     guessing them must not let a stranger answer for someone. Such an answer is trusted no
@@ -193,19 +213,12 @@ def bridge_reply(sender_e164: str, text: str) -> str:
     answer = quoted[1] if quoted else text.strip()
     bridge = mine.filter(ref=quoted[0]).first() if quoted else None
     via = Attempt.Via.SMS_BRIDGE
-    if bridge is None and quoted and not mine.exists():
-        try:
-            rate_limit_hit(
-                scope="bridge-ref:sms",
-                source=sender_key,
-                limit=Limit.parse(settings.BAILANYS_BRIDGE_REF_LIMIT_PER_NUMBER),
-            )
-        except Throttled:
+    if bridge is None and quoted:
+        other = _other_number_bridge(sender_key, quoted[0]) if answer else None
+        if other is not None:
+            bridge, via = other, Attempt.Via.SMS_BRIDGE_OTHER
+        elif not mine.exists():
             return Reply.REFUSED
-        bridge = open_bridges.filter(ref=quoted[0]).first()
-        if bridge is None or not answer:
-            return Reply.REFUSED
-        via = Attempt.Via.SMS_BRIDGE_OTHER
     bridge = bridge or mine.order_by("-created_at").first()
     if bridge is None:
         return Reply.NONE
