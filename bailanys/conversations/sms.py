@@ -38,6 +38,8 @@ def _language(text: str, keyword_language: str | None = None) -> str:
     """The language to answer in: the keyword's, else the one the SMS is written in."""
     if keyword_language:
         return keyword_language
+    if not text.strip():
+        return "ru"
     found = detect(text)
     if found in ("ru", "mixed") and kazakh_written(text):
         return "kk"  # "Аманмын, рахмет": Kazakh, though few of its words are known
