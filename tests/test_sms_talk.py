@@ -7,6 +7,7 @@ commands that are idempotent by state; a neighbour answering a bridge SMS from t
 phone; and a Kazakh requester's Russian message sent in Russian.
 """
 
+import io
 import re
 
 import pytest
@@ -330,3 +331,24 @@ def test_a_neighbour_waiting_for_their_own_answer_can_still_answer_for_her(fake_
     deliver()
     assert status(created)["reply"] == "Аман-сау, бәрі жақсы"
     assert status(own)["status"] == "waiting" and status(own)["reply"] == ""
+
+
+def test_a_kazakh_group_post_with_a_russian_message_is_answered_in_kazakh(fake_telegram):
+    from django.core.management import call_command
+
+    group = -100778
+    fake_telegram.push_message(
+        group,
+        "Сәлеметсіз бе, апама Гүлнараға 87012345678 хабарласыңызшы, айтыңызшы: "
+        "Мама, я жив, всё хорошо, скоро позвоню. Айдос",
+        user_id=9003,
+        message_id=21,
+    )
+    call_command("bot", "--once", stdout=io.StringIO())
+    deliver()
+    [answer] = [m for m in fake_telegram.sent_messages() if m["chat_id"] == group]
+    assert answer["text"].startswith(
+        said_in("kk", "Received. A volunteer will call. Follow it here:")
+    )
+    case = Api(make_volunteer()[1]).post("/claims").json()
+    assert case["recipient_language"] == "ru"
