@@ -273,6 +273,8 @@ BAILANYS_INTAKE_LIMIT_PER_SOURCE = env_limit("BAILANYS_INTAKE_LIMIT_PER_SOURCE",
 BAILANYS_INTAKE_LIMIT_PER_CONTACT = env_limit("BAILANYS_INTAKE_LIMIT_PER_CONTACT", "10/3600")
 # Safe check-ins by SMS (SAFE and its Russian and Kazakh words) from one number.
 BAILANYS_CHECKIN_LIMIT_PER_NUMBER = env_limit("BAILANYS_CHECKIN_LIMIT_PER_NUMBER", "5/3600")
+# Answers quoting a bridge reference (B12) from a number the bridge SMS did not go to.
+BAILANYS_BRIDGE_REF_LIMIT_PER_NUMBER = env_limit("BAILANYS_BRIDGE_REF_LIMIT_PER_NUMBER", "5/86400")
 # Only behind a reverse proxy that sets it; otherwise anyone could pick their own address.
 BAILANYS_TRUST_X_FORWARDED_FOR = env_bool("BAILANYS_TRUST_X_FORWARDED_FOR", False)
 if BAILANYS_TRUST_X_FORWARDED_FOR:

@@ -26,11 +26,11 @@ from bailanys.conversations.models import ChannelSetting, SmsBridge
 from bailanys.outbox.models import OutboxMessage
 from bailanys.outbox.services import outbox_add
 from bailanys.privacy.audit import actor_label, audit_record
+from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
 from bailanys.relay.models import Attempt, Kind, Request, Resolution
 from bailanys.relay.services import case_close_by_sms, case_hold, case_lock_waiting, requesters_tell
 from bailanys.relay.services.posts import UNNAMED
 
-REF_RE = re.compile(r"\bB(\d{1,9})\b", re.IGNORECASE)
 OPEN = (SmsBridge.State.WAITING, SmsBridge.State.DELIVERED, SmsBridge.State.EXPIRED)
 ANSWER_DAYS = 7  # an answer this late still reaches the requesters
 
@@ -172,20 +172,85 @@ def bridge_report(report: DeliveryReport) -> None:
     )
 
 
-def bridge_reply(sender_e164: str, text: str) -> bool:
-    """An SMS that answers a bridge message: relayed to the requesters. False if it is not one."""
+# A reference is the first or the last word of the SMS: "B2 бәрі жақсы", "Живы, B2". People
+# on a Russian keyboard type a Cyrillic Ve (U+0412) for the Latin B.
+REFERENCE_RE = re.compile(
+    r"^\s*[B\u0412](\d{1,9})\b[\s,.:;!-]*|[\s,.:;!-]*\b[B\u0412](\d{1,9})[\s.!]*$", re.I
+)
+
+PHONE_RE = re.compile(r"\+?\d[\d\s()-]{7,}\d")
+
+
+class Reply:
+    """What bridge_reply made of an SMS."""
+
+    NONE = ""  # not an answer to a bridge SMS
+    RELAYED = "relayed"  # from the number we wrote to: passed on
+    OTHER_NUMBER = "other_number"  # quoting the reference from another number: passed on
+    REFUSED = "refused"  # a reference we cannot take (unknown, closed, or too many guesses)
+
+
+def reference(text: str) -> tuple[str, str] | None:
+    """("B12", the text without it) when the SMS starts or ends with a bridge reference."""
+    found = REFERENCE_RE.search(text)
+    if found is None:
+        return None
+    number = found.group(1) or found.group(2)
+    rest = (text[: found.start()] + " " + text[found.end() :]).strip()
+    if PHONE_RE.search(rest):
+        return None  # "… 8 701 234 56 78, корпус B5": a request, not an answer
+    return f"B{number}", rest
+
+
+def _other_number_bridge(sender_key: str, ref: str) -> SmsBridge | None:
+    """The open bridge `ref` names, sent to another number than the sender's; None when
+    there is none or the sender has sent too many references (each one counts)."""
+    try:
+        rate_limit_hit(
+            scope="bridge-ref:sms",
+            source=sender_key,
+            limit=Limit.parse(settings.BAILANYS_BRIDGE_REF_LIMIT_PER_NUMBER),
+        )
+    except Throttled:
+        return None
     since = timezone.now() - timedelta(days=ANSWER_DAYS)
-    bridges = SmsBridge.objects.filter(
-        to_key=number_key(sender_e164), state__in=OPEN, created_at__gte=since
+    return (
+        SmsBridge.objects.filter(ref=ref, state__in=OPEN, created_at__gte=since)
+        .exclude(to_key=sender_key)
+        .first()
     )
-    ref = REF_RE.search(text)
-    bridge = None
-    if ref:
-        bridge = bridges.filter(ref=f"B{ref.group(1)}").first()
-    bridge = bridge or bridges.order_by("-created_at").first()
+
+
+def bridge_reply(sender_e164: str, text: str) -> str:
+    """An SMS that answers a bridge message: relayed to the requester it named.
+
+    From the number we wrote to, any SMS is an answer (to the bridge its reference names,
+    else the latest; a reference to another number's open bridge answers that one). From
+    another number (a neighbour's phone), only one quoting the
+    reference of an open bridge, and every such reference counts against a per-number
+    limit (BAILANYS_BRIDGE_REF_LIMIT_PER_NUMBER): references are short and sequential, and
+    guessing them must not let a stranger answer for someone. Such an answer is trusted no
+    more than the recipient's own: its words go to the request the bridge SMS named, and
+    its attempt says it came from another number (Attempt.Via.SMS_BRIDGE_OTHER).
+    Returns a Reply value.
+    """
+    since = timezone.now() - timedelta(days=ANSWER_DAYS)
+    open_bridges = SmsBridge.objects.filter(state__in=OPEN, created_at__gte=since)
+    sender_key = number_key(sender_e164)
+    mine = open_bridges.filter(to_key=sender_key)
+    quoted = reference(text)
+    answer = quoted[1] if quoted else text.strip()
+    bridge = mine.filter(ref=quoted[0]).first() if quoted else None
+    via = Attempt.Via.SMS_BRIDGE
+    if bridge is None and quoted:
+        other = _other_number_bridge(sender_key, quoted[0]) if answer else None
+        if other is not None:
+            bridge, via = other, Attempt.Via.SMS_BRIDGE_OTHER
+        elif not mine.exists():
+            return Reply.REFUSED
+    bridge = bridge or mine.order_by("-created_at").first()
     if bridge is None:
-        return False
-    answer = REF_RE.sub("", text).strip() if ref else text.strip()
+        return Reply.NONE
     named = bridge.request_id or (
         Request.objects.filter(case_id=bridge.case_id, created_at__lte=bridge.created_at)
         .order_by("created_at")
@@ -198,10 +263,17 @@ def bridge_reply(sender_e164: str, text: str) -> bool:
             case_id=bridge.case_id,
             reply=answer,
             resolution=Resolution.REACHED,
-            via=Attempt.Via.SMS_BRIDGE,
+            via=via,
             known_request=named,  # the SMS named its requester: she answered them
         )
-    return True
+    if via == Attempt.Via.SMS_BRIDGE_OTHER:
+        audit_record(
+            actor="sms:bridge",
+            action="case.bridge.other",
+            object_type="case",
+            object_id=bridge.case_id,
+        )
+    return Reply.OTHER_NUMBER if via == Attempt.Via.SMS_BRIDGE_OTHER else Reply.RELAYED
 
 
 def bridges_sweep() -> None:

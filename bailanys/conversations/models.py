@@ -49,6 +49,9 @@ class SmsVolunteer(SealedModel):
     user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="sms_phone")
     number = SealedTextField()
     number_key = models.CharField(max_length=64, unique=True)
+    # What their SMS are written in: the last command word's language (ДАЛЕЕ, КЕЛЕСІ,
+    # NEXT), at first the console's language when they registered the phone.
+    language = models.CharField(max_length=5, blank=True, default="")
     registered_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -2,11 +2,18 @@
 
 The same services as the web console, so the same leases and access rules: a
 suspended account gets nothing; a case is theirs only while their lease lasts.
+
+Every answer is in the volunteer's language: the language of the command word they used
+(ДАЛЕЕ: Russian, КЕЛЕСІ: Kazakh, NEXT: English), else the last one they used, else the
+console's language when they registered the phone. Commands are idempotent by state: NEXT
+while holding a case gives that case again; "<code> OK" for an outcome already saved says
+so.
 """
 
 import re
 
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from bailanys import phones
@@ -14,11 +21,14 @@ from bailanys.conversations.models import SmsVolunteer
 from bailanys.privacy.crypto import blind_index
 from bailanys.relay import selectors
 from bailanys.relay import services as relay
+from bailanys.relay.models import Attempt
 
-NEXT_WORDS = {"next", "далее", "дальше", "келесі", "kelesi"}
-HELP_WORDS = {"help", "помощь", "көмек", "komek", "?"}
+NEXT_WORDS = {"next": "en", "далее": "ru", "дальше": "ru", "келесі": "kk", "kelesi": "kk"}
+HELP_WORDS = {"help": "en", "помощь": "ru", "көмек": "kk", "komek": "kk", "?": ""}
+LANGUAGES = ("en", "ru", "kk")
 CODES = {
     "ok": "reached",
+    "ок": "reached",  # Cyrillic, typed on a Russian or Kazakh keyboard
     "na": "no_answer",
     "busy": "busy",
     "off": "switched_off",
@@ -26,7 +36,7 @@ CODES = {
     "esc": "escalate",
 }
 COMMAND_RE = re.compile(
-    r"^\s*c?(\d{1,9})\s+(ok|na|busy|off|wrong|esc)\b[\s,.:;-]*(.*)$", re.IGNORECASE | re.DOTALL
+    r"^\s*c?(\d{1,9})\s+(ok|ок|na|busy|off|wrong|esc)\b[\s,.:;-]*(.*)$", re.IGNORECASE | re.DOTALL
 )
 
 
@@ -38,22 +48,28 @@ class PhoneTaken(Exception):
     pass
 
 
-def volunteer_phone_set(*, user, raw: str) -> str:
-    """Register (or change) the volunteer's phone. Raises phones.InvalidPhone or PhoneTaken."""
+def volunteer_phone_set(*, user, raw: str, language: str | None = None) -> str:
+    """Register (or change) the volunteer's phone. Raises phones.InvalidPhone or PhoneTaken.
+
+    `language`: what their SMS are written in until they use a command word; by default the
+    language active now (the console's, when they register in it)."""
     number = phones.normalize(raw)
+    language = language or translation.get_language() or ""
+    language = language if language in LANGUAGES else "ru"
     try:
         with transaction.atomic():
             SmsVolunteer.objects.update_or_create(
-                user=user, defaults={"number": number, "number_key": _key(number)}
+                user=user,
+                defaults={"number": number, "number_key": _key(number), "language": language},
             )
     except IntegrityError:
         raise PhoneTaken(number) from None
     return number
 
 
-def volunteer_for(sender_e164: str):
-    found = SmsVolunteer.objects.filter(number_key=_key(sender_e164)).select_related("user").first()
-    return found.user if found else None
+def volunteer_for(sender_e164: str) -> SmsVolunteer | None:
+    """The SMS-only volunteer who registered this phone, or None."""
+    return SmsVolunteer.objects.filter(number_key=_key(sender_e164)).select_related("user").first()
 
 
 def volunteer_help() -> str:
@@ -63,19 +79,31 @@ def volunteer_help() -> str:
     )
 
 
-def volunteer_sms(user, text: str) -> str | None:
-    """The answer to a volunteer's SMS, or None when it is not a volunteer command."""
+def volunteer_sms(volunteer: SmsVolunteer, text: str) -> str | None:
+    """The answer to a volunteer's SMS, in their language, or None when it is not a
+    volunteer command."""
     words = text.strip().split()
-    first = words[0].strip(".,!?:;").casefold() if words else ""
+    first = words[0].strip(".,!:;").casefold() if words else ""
+    first = first if first == "?" else first.rstrip("?")
     command = COMMAND_RE.match(text)
     if first not in NEXT_WORDS and first not in HELP_WORDS and command is None:
         return None
+    said_in = NEXT_WORDS.get(first) or HELP_WORDS.get(first) or ""
+    if said_in and said_in != volunteer.language:
+        SmsVolunteer.objects.filter(pk=volunteer.pk).update(language=said_in)
+    language = said_in or volunteer.language or "ru"
+    with translation.override(language):
+        return _answer(volunteer.user, first, command)
+
+
+def _answer(user, first: str, command) -> str:
     if not user.is_active:
         return _("Your volunteer account is not active.")
     if first in HELP_WORDS:
         return volunteer_help()
     if command is None:
         try:
+            # NEXT while holding a case gives the same case again.
             claim = relay.claim_active_for(user) or relay.case_claim_next(volunteer=user)
         except relay.NeedsTalk:
             return _("A coordinator will talk with you first.")
@@ -100,11 +128,14 @@ def volunteer_sms(user, text: str) -> str | None:
             claim_id=claim_id,
             volunteer=user,
             outcome=CODES[code],
-            reply=rest.strip() if code == "ok" else "",
-            note="" if code == "ok" else rest.strip(),
+            reply=rest.strip() if CODES[code] == "reached" else "",
+            note="" if CODES[code] == "reached" else rest.strip(),
         )
     except relay.InputError as exc:
         return "; ".join(str(v) for v in exc.errors.values())
     except (relay.NotYourClaim, relay.ClaimEnded):
+        if Attempt.objects.filter(claim_id=claim_id, volunteer=user, outcome=CODES[code]).exists():
+            # The same outcome sent again (a repeat, or the gateway's re-delivery).
+            return _("Case %(code)s: already saved. NEXT for another case.") % {"code": claim_id}
         return _("Case %(code)s is not yours any more. Send NEXT for another.") % {"code": claim_id}
     return _("Saved. Thank you. NEXT for another case.")

@@ -231,6 +231,8 @@ class Attempt(SealedModel):
     class Via(models.TextChoices):
         CALL = "call", _("A volunteer's call")
         SMS_BRIDGE = "sms_bridge", _("An SMS answered by SMS")
+        # The answer quoted the bridge SMS's reference from another number (a neighbour's).
+        SMS_BRIDGE_OTHER = "sms_bridge_other", _("An SMS answered from another number")
         SMS_CHECKIN = "sms_checkin", _("Safe check-in by SMS")
         SMS = "sms", _("A volunteer's SMS")
 

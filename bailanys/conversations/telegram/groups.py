@@ -1,7 +1,5 @@
 """A group the bot reads: posts that are requests become cases, chatter is ignored."""
 
-import json
-
 from django.utils import translation
 from django.utils.translation import gettext as _
 from telegram import Update
@@ -36,8 +34,8 @@ def group_post(update: Update) -> None:
     if ingested.outcome in ("not_request", "skipped"):
         return
     chat = chat_for(message.chat.id, language_code=None, is_group=True)
-    language = ingested.post.parsed and json.loads(ingested.post.parsed).get("lang")
-    chat.language = language if language in LANGUAGE_NAMES else "ru"
+    # The language of the writer's own words, not of the message they pass on.
+    chat.language = ingested.language if ingested.language in LANGUAGE_NAMES else "ru"
     chat.save()
     turn = Turn(update.update_id, chat)
     with translation.override(chat.language):

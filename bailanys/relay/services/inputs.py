@@ -9,6 +9,8 @@ from django.utils.translation import gettext as _
 
 from bailanys import phones
 from bailanys.accounts.models import User
+from bailanys.parsing.lang import detect
+from bailanys.parsing.safe import kazakh_written
 from bailanys.privacy.crypto import blind_index
 from bailanys.relay.models import (
     LANGUAGE_CHOICES,
@@ -24,6 +26,16 @@ MAX_REPLY = 2000
 MAX_NOTE = 1000
 # A longer call is a typo (or a timer left running): the volunteer can type the real figure.
 MAX_CALL_MINUTES = 600
+
+
+def written_in(message: str) -> str:
+    """ "ru" or "kk" when the message is plainly written in it, else ""."""
+    if not message:
+        return ""
+    found = detect(message)
+    if found in ("ru", "mixed") and kazakh_written(message):
+        return "kk"
+    return found if found in ("ru", "kk") else ""
 
 
 class InputError(Exception):
@@ -177,17 +189,19 @@ def request_check(data: dict) -> RequestInput:
     )
     recipient_name = text("recipient.name", recipient.get("name"), MAX_NAME, required=True)
     recipient_city = text("recipient.city", recipient.get("city"), MAX_CITY, required=False)
+    message = text("message", data.get("message"), MAX_MESSAGE, required=False, multiline=True)
+    # Not given (Telegram, SMS, the API without it): the language the message is written in,
+    # so that a Russian message is not sent with a Kazakh sign-off; else the requester's.
     recipient_language = language(
         "recipient.language",
         recipient.get("language"),
-        requester_language if requester_language != "en" else "ru",
+        written_in(message) or (requester_language if requester_language != "en" else "ru"),
     )
     phone = ""
     try:
         phone = phones.normalize(clean_text(recipient.get("phone")))
     except phones.InvalidPhone as exc:
         errors["recipient.phone"] = str(exc)
-    message = text("message", data.get("message"), MAX_MESSAGE, required=False, multiline=True)
     kind = clean_text(data.get("kind")) or Kind.WELFARE_CHECK
     if kind not in Kind.values:
         errors["kind"] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(Kind.values)}

@@ -209,6 +209,7 @@ def case_close_by_sms(
 
     Who is told the reply: the request whose PIN came with it, and `known_request` (the
     request a bridge SMS named); every other requester learns only how the case ended.
+    The attempt returned carries `requests_told` (not stored): how many requests heard.
     """
     reply = clean_text(reply, multiline=True)[:MAX_REPLY]
     now = timezone.now()
@@ -217,13 +218,15 @@ def case_close_by_sms(
         if case is None:
             return None
         if case.state == CaseState.CLOSED:
-            if via != Attempt.Via.SMS_BRIDGE or not reply:
+            if via not in (Attempt.Via.SMS_BRIDGE, Attempt.Via.SMS_BRIDGE_OTHER) or not reply:
                 return None
             _mark_known(case, known_request, now)
             late = Attempt.objects.create(
                 case=case, outcome=Outcome.REACHED, reply=reply, via=via, created_at=now
             )
-            requesters_tell_outcome(case_id=case.pk, resolution=Resolution.REACHED, attempt=late)
+            late.requests_told = requesters_tell_outcome(
+                case_id=case.pk, resolution=Resolution.REACHED, attempt=late
+            )
             return late
         if case.current_claim_id:
             Claim.objects.filter(pk=case.current_claim_id, ended_at__isnull=True).update(
@@ -251,7 +254,9 @@ def case_close_by_sms(
             object_id=case.pk,
             detail=resolution,
         )
-        requesters_tell_outcome(case_id=case.pk, resolution=resolution, attempt=attempt)
+        attempt.requests_told = requesters_tell_outcome(
+            case_id=case.pk, resolution=resolution, attempt=attempt
+        )
     return attempt
 
 

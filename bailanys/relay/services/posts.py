@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from bailanys import phones
 from bailanys.accounts.models import User
 from bailanys.parsing import inflect
+from bailanys.parsing.lang import detect
 from bailanys.parsing.models import ParsedPost
 from bailanys.parsing.parser import parse
 from bailanys.parsing.scam import scam_signals
@@ -27,6 +28,7 @@ from bailanys.relay.services.inputs import (
     clean_text,
     request_check,
     require_coordinator,
+    written_in,
 )
 from bailanys.relay.services.intake import request_create, scam_flag
 
@@ -39,6 +41,9 @@ SCAM = "scam"  # the review reason of a post with scam signs
 class Ingested:
     post: ParsedPost
     outcome: str  # created, joined, review, not_request, skipped
+    # The language the writer's own words are in (not the message they pass on): what they
+    # are answered in. "Сәлеметсіз, … айтыңызшы: Мама, я жив" is Kazakh.
+    language: str = "ru"
 
 
 def _review_reason(text: str, parsed: dict) -> str:
@@ -53,6 +58,14 @@ def _review_reason(text: str, parsed: dict) -> str:
 
 def _language(lang: str) -> str:
     return lang if lang in LANGUAGES else "ru"
+
+
+def writer_language(text: str, parsed: dict) -> str:
+    """The language of the writer's own words: the post without the message to pass on."""
+    message = parsed.get("message") or ""
+    own = text.replace(message, " ") if message else text
+    found = written_in(own) or detect(own)
+    return found if found in LANGUAGES else _language(parsed.get("lang", ""))
 
 
 def _reply_channel(post: ParsedPost) -> tuple[str, str]:
@@ -105,14 +118,14 @@ def _create_requests(post: ParsedPost, fields: dict) -> tuple[int, bool]:
                 "requester": {
                     # as they gave it: the name on their account, else the one they signed
                     "name": post.author or signature or UNNAMED,
-                    "language": _language(fields["lang"]),
+                    "language": writer_language(post.text, fields),
                     "contact": contact,
                 },
                 "recipient": {
                     "name": recipient_label(target),
                     "phone": target["phone"],
                     "city": target.get("city") or "",
-                    "language": _language(fields["lang"]),
+                    # The language of the message to pass on (request_check's default).
                 },
                 "message": fields.get("message") or "",
                 "kind": fields["kind"]
@@ -141,7 +154,9 @@ def post_ingest(
     """
     existing = ParsedPost.objects.filter(source=source, external_id=external_id).first()
     if existing is not None:
-        return Ingested(existing, "skipped")
+        return Ingested(
+            existing, "skipped", _language(json.loads(existing.parsed or "{}").get("lang", ""))
+        )
     text = clean_text(text, multiline=True)[:MAX_POST]
     parsed = parse(text)
     post = ParsedPost(
@@ -178,8 +193,8 @@ def post_ingest(
     except IntegrityError:
         # The same post arrived twice at once; the first one counts.
         existing = ParsedPost.objects.get(source=source, external_id=external_id)
-        return Ingested(existing, "skipped")
-    return Ingested(post, outcome)
+        return Ingested(existing, "skipped", writer_language(text, parsed))
+    return Ingested(post, outcome, writer_language(text, parsed))
 
 
 def posts_waiting_for_review(*, reviewer: User, limit: int = 200) -> list[ParsedPost]:
