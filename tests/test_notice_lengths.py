@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF002  (Russian and Kazakh text: Cyrillic letters are intended)
 """Every SMS template a requester, a recipient or an SMS-only volunteer may get fits its parts.
 
 Each part costs a SIM's daily budget: an outcome notice and a bridge SMS fit 2 parts, a
@@ -115,3 +116,54 @@ def test_a_volunteers_case_sms_fits_two_parts(lang):
             "said": MESSAGE[lang],
         }
     assert segments(text) <= 2, (segments(text), len(text), text)
+
+
+# --- Measured on what really leaves: the SMS the fake phone is asked to send -----------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_bridge_sms_fits_two_parts(fake_smsgate, settings, lang):
+    """The bridge texts the requester's message to the recipient, in the recipient's
+    language, signed with the requester's name and the case reference."""
+    from tests.conftest import Api, request_body
+    from tests.conftest import outbox_drain as deliver
+
+    settings.BAILANYS_SMS_PER_MINUTE = 600
+    body = request_body(
+        phone=NUMBER,
+        requester={"name": NAME[lang], "language": lang},
+        recipient={"name": NAME[lang], "phone": NUMBER, "language": lang},
+        message=MESSAGE[lang],
+    )
+    assert Api().post("/requests", body).status_code == 201
+    deliver()
+    [bridge] = [m for m in fake_smsgate.outbox if NUMBER in m["phoneNumbers"]]
+    assert MESSAGE[lang] in bridge["text"]
+    assert segments(bridge["text"]) <= 2, (segments(bridge["text"]), bridge["text"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_volunteers_case_sms_has_one_full_stop_after_the_message(fake_smsgate, settings):
+    """'Не волнуйтесь.. Then': the message's own full stop and the template's were both kept."""
+    from django.test import Client
+
+    from tests.conftest import Api, Browser, make_account, request_body
+    from tests.conftest import outbox_drain as deliver
+
+    settings.BAILANYS_SMS_PER_MINUTE = 600
+    settings.BAILANYS_SMS_JOIN_SECONDS = 0  # act on the SMS now, not after waiting for parts
+    message = "Всё хорошо, мы в Стамбуле. Не волнуйтесь."
+    body = request_body(phone=NUMBER, kind="welfare_check", message=message)
+    assert Api().post("/requests", body).status_code == 201
+    username, password, _token = make_account()
+    browser = Browser()
+    browser.login(username, password)
+    browser.post("/console/sms/", {"phone": "8 777 000 11 22"})
+    sms, headers = fake_smsgate.build_received("+77770001122", "NEXT")
+    url = "/channels/smsgate/webhook"
+    assert Client().post(url, sms, content_type="application/json", headers=headers)
+    deliver()
+    [case] = [m["text"] for m in fake_smsgate.outbox if "+77770001122" in m["phoneNumbers"]]
+    assert "Стамбуле. Не волнуйтесь. " in case, case
+    assert ".." not in case
