@@ -117,3 +117,71 @@ def test_a_documented_fake_runs_without_pytest(module, tmp_path):
     assert ran.returncode == 0, ran.stderr
     assert f"127.0.0.1:{port}" in ran.stdout, ran.stdout
     assert "Traceback" not in ran.stderr
+
+
+def _wait_for(check, proc, log: Path, what: str, timeout: float = 90):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert proc.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, f"{what}:\n{log.read_text(errors='replace')}"
+        time.sleep(0.1)  # polling for an outcome, not timing anything
+    return found
+
+
+@pytest.mark.subprocess
+def test_up_demo_with_a_real_gateway_texts_nobody_but_a_real_request(
+    fake_smsgate, fake_telegram, tmp_path
+):
+    """The report: with a phone gateway set up, `bailanys up --demo` texted the demo's
+    made-up numbers within 30 seconds. A real request made while it runs is the marker:
+    once its bridge SMS is out, the worker has been through the demo's rows before it."""
+    import json
+    import urllib.request
+
+    from tests.conftest import request_body
+
+    port = free_port()
+    env = _env(
+        tmp_path,
+        BAILANYS_SMSGATE_URL=fake_smsgate.url,
+        BAILANYS_SMSGATE_USERNAME=fake_smsgate.username,
+        BAILANYS_SMSGATE_PASSWORD=fake_smsgate.password,
+        BAILANYS_TELEGRAM_API_URL=fake_telegram.url,
+        BAILANYS_TELEGRAM_BOT_TOKEN=fake_telegram.token,
+        BAILANYS_DEMO_PULSE_SECONDS="1",
+        BAILANYS_COORDINATOR_USERNAME="boss",
+        BAILANYS_COORDINATOR_PASSWORD="a long enough coordinator password",
+    )
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "bailanys", "up", "--demo", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(lambda: "Bailanys is running" in log.read_text(), up, log, "up never served")
+        real = "+77012345678"
+        body = request_body(phone=real, message="Марат в Германии, всё хорошо")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/requests",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            assert answer.status == 201
+
+        def texted() -> set[str]:
+            return {n for m in fake_smsgate.outbox for n in m["phoneNumbers"]}
+
+        _wait_for(lambda: real in texted(), up, log, "the real bridge SMS never went out")
+        assert texted() == {real}, "an SMS went to a number the demo made up"
+        assert not fake_telegram.sent_messages()
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
