@@ -154,8 +154,8 @@ def case_claim_next(
     operators they call cheaply (see _dispatch_order), then the oldest. Never the case
     they have just released.
 
-    `with_demo`: made-up demo cases may be given too; only screens on this machine (the web
-    console, the API) and the demo's own callers ask for them. A volunteer working by
+    `with_demo`: made-up demo cases may be given too; only the web console, the API (a
+    volunteer's own screen) and the demo's own callers ask for them. A volunteer working by
     Telegram or SMS never gets one: its details would leave through a bot or a gateway.
 
     A volunteer holds one case at a time: asking again returns the same claim.
