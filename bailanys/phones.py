@@ -103,9 +103,14 @@ def display(e164: str) -> str:
     )
 
 
-def masked(e164: str) -> str:
-    """Enough of the number for its owner to recognise it, no more."""
-    return f"{e164[:-7]}•••••{e164[-2:]}" if len(e164) > 7 else "•••"
+def masked(e164: str, *, plain: bool = False) -> str:
+    """Enough of the number for its owner to recognise it, no more.
+
+    `plain`: with "*" instead of "•", for text that may go by SMS ("•" is not in the GSM
+    alphabet: one would make an English SMS cost twice as many parts).
+    """
+    dot = "*" if plain else "•"
+    return f"{e164[:-7]}{dot * 5}{e164[-2:]}" if len(e164) > 7 else dot * 3
 
 
 def operator(e164: str) -> str:

@@ -217,7 +217,7 @@ def test_closing_with_a_reason_tells_every_requester():
     for created in (first, second):
         shown = status_page(created)
         assert "Closed by a coordinator" in shown
-        assert "A coordinator has closed the request for Gulnara." in shown
+        assert "Gulnara (+7701*****31): a coordinator closed the request." in shown
         assert "hospital" not in shown, "the reason stays with the team"
     assert "Take next case" in text(holder.get("/console/"))
     assert Api(holder_token).post("/claims").status_code == 204

@@ -116,6 +116,9 @@ class Actor:
     token: str
     suspended: bool = False
     revoked: list[str] = field(default_factory=list)
+    # The case of their latest claim, when they gave it back untouched (a release): their
+    # next claim is another case.
+    just_released: int | None = None
 
     @property
     def takes_hard(self) -> bool:
@@ -213,8 +216,9 @@ class DispatchMachine(RuleBasedStateMachine):
             None,
         )
 
-    def end_claim(self, claim: ClaimModel, *, state: str) -> CaseModel:
+    def end_claim(self, claim: ClaimModel, *, state: str, released: bool = False) -> CaseModel:
         claim.ended = True
+        self.actors[claim.actor].just_released = claim.case_id if released else None
         case = self.cases[claim.case_id]
         assert case.claim_id == claim.claim_id
         case.state, case.claim_id, case.lease = state, None, None
@@ -308,6 +312,7 @@ class DispatchMachine(RuleBasedStateMachine):
             if c.state == CaseState.QUEUED
             and c.available_at <= now
             and (actor.takes_hard or not c.hard)
+            and c.case_id != actor.just_released
         ]
         if not eligible:
             assert response.status_code == 204, response.content
@@ -342,7 +347,7 @@ class DispatchMachine(RuleBasedStateMachine):
             assert _when(response.json()["expires_at"]) == case.lease
         elif action == "release":
             assert response.status_code == 204, response.content
-            self.end_claim(claim, state=self.back(case))
+            self.end_claim(claim, state=self.back(case), released=True)
         else:
             assert response.status_code == 200, response.content
             state = self._outcome(actor, case, payload)
@@ -455,7 +460,7 @@ class DispatchMachine(RuleBasedStateMachine):
         held = self.held(actor)
         if held is not None:
             # Every case a suspended volunteer held goes back, lapsed or not (a release).
-            self.end_claim(held, state=self.back(self.cases[held.case_id]))
+            self.end_claim(held, state=self.back(self.cases[held.case_id]), released=True)
         actor.suspended = True
         actor.revoked.append(actor.token)
         assert Api(actor.token).post("/claims").status_code == 401, "a suspended token works"

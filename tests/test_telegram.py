@@ -99,7 +99,9 @@ def test_requester_conversation_in_each_language(fake_telegram, language):
     assert "kind:deliver_message" in buttons(kinds)
     done = press(fake, ALICE, "kind:deliver_message", language)
     link = next(
-        line for line in done.splitlines() if line.startswith("https://relay.example.org/s/")
+        line.split(": ", 1)[1]
+        for line in done.splitlines()
+        if line.startswith("• Гульнара (+7701*****78): https://relay.example.org/s/")
     )
 
     page = Client().get(link.removeprefix("https://relay.example.org"))
@@ -159,7 +161,7 @@ def test_volunteer_works_a_case_in_telegram_and_the_requester_hears_back(fake_te
     assert "Saved" in converse(fake, VOLUNTEER_CHAT, "Он сказал: обнимаю, жду")
 
     told = last_text(fake, ALICE)
-    assert "A volunteer reached Серик" in told
+    assert "Серик (+7701*****78): a volunteer reached them" in told
     assert "обнимаю, жду" in told
     # a used code does not link a second chat
     assert "wrong or has expired" in converse(fake, VOLUNTEER_CHAT + 1, f"/link {code}")
@@ -304,7 +306,7 @@ def test_a_blocked_bot_falls_back_to_the_status_page(fake_telegram):
     for answer in ("87012345678", "Серик", "-", "-"):
         converse(fake, ALICE, answer)
     done = press(fake, ALICE, "kind:welfare_check")
-    link = next(line for line in done.splitlines() if line.startswith("https://"))
+    link = re.search(r"https://\S+", done).group(0)
 
     username, password, _token = make_account()
     browser = Browser()
@@ -317,7 +319,7 @@ def test_a_blocked_bot_falls_back_to_the_status_page(fake_telegram):
     deliver()
     assert fake.calls_for("sendMessage")[-1]["status"] == 403
     page = Client().get(link.removeprefix("https://relay.example.org")).content.decode()
-    assert "Всё хорошо" in page and "A volunteer reached Серик" in page
+    assert "Всё хорошо" in page and "Серик (+7701*****78): a volunteer reached them" in page
 
 
 def test_a_conversation_survives_a_restart_and_moves_between_modes(fake_telegram):

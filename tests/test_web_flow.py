@@ -104,7 +104,7 @@ def test_it_carries_a_request_from_the_form_to_the_reply():
     call_command("worker", "--batch")
     page = text(requester.get(status_path))
     assert "Tell Marat we love him" in page
-    assert "A volunteer reached Gulnara Sadykova and passed on your message." in page
+    assert "Gulnara Sadykova (+7701*****78): a volunteer reached them and passed on" in page
     assert "Their reply: Tell Marat we love him" in page
 
 

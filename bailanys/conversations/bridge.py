@@ -28,7 +28,13 @@ from bailanys.outbox.services import outbox_add
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.privacy.ratelimit import Limit, Throttled, rate_limit_hit
 from bailanys.relay.models import Attempt, Kind, Request, Resolution
-from bailanys.relay.services import case_close_by_sms, case_hold, case_lock_waiting, requesters_tell
+from bailanys.relay.services import (
+    case_close_by_sms,
+    case_hold,
+    case_lock_waiting,
+    recipient_label,
+    requesters_tell,
+)
 from bailanys.relay.services.posts import UNNAMED
 
 OPEN = (SmsBridge.State.WAITING, SmsBridge.State.DELIVERED, SmsBridge.State.EXPIRED)
@@ -162,10 +168,10 @@ def bridge_report(report: DeliveryReport) -> None:
     requesters_tell(
         lambda request: (
             _(
-                "Your message was delivered to %(name)s by SMS. If they answer, you will read it "
+                "%(name)s: your message was delivered by SMS. If they answer, you will read it "
                 "here; if not, a volunteer will call."
             )
-            % {"name": request.recipient_name}
+            % {"name": recipient_label(request)}
         ),
         key=f"bridge-delivered:{bridge.pk}",
         case_id=bridge.case_id,

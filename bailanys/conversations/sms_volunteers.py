@@ -110,7 +110,9 @@ def _answer(user, first: str, command) -> str:
         if claim is None:
             return _("No case is waiting. Thank you — try again in a few minutes.")
         view = selectors.case_get_for_volunteer(claim_id=claim.pk, volunteer=user)
-        said = " / ".join(m.message for m in view.messages if m.message) or _(
+        # The template puts its own full stop after it: a message ending "волнуйтесь."
+        # must not read "волнуйтесь.. Then".
+        said = " / ".join(m.message.rstrip(" .!?…") for m in view.messages if m.message) or _(
             "(check they are safe)"
         )
         return _(

@@ -36,6 +36,9 @@ class OutboxMessage(SealedModel):
     provider_id = models.CharField(max_length=200, blank=True)
     # Never personal data: an error class and the provider's status, no more.
     last_error = models.CharField(max_length=300, blank=True)
+    # About made-up demo data: sent only to the status page or the log, never through a
+    # gateway or a bot (outbox_send enforces it, whichever path wrote the row).
+    demo = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -23,6 +23,22 @@ logger = logging.getLogger("bailanys.outbox")
 # How long one send may take before another worker may try the message again.
 SEND_LEASE = timedelta(minutes=2)
 
+# Where a demo row may go: the status page (it stays on this machine) and the log.
+DEMO_CHANNELS = ("web", "log")
+
+# Functions (request_id) -> bool that say a request is made-up demo data; the relay fills
+# it at start-up. A row for such a request is a demo row even if its writer forgot to say.
+_DEMO_REQUEST_CHECKS: list = []
+
+
+def demo_request_check_register(check) -> None:
+    if check not in _DEMO_REQUEST_CHECKS:
+        _DEMO_REQUEST_CHECKS.append(check)
+
+
+def _is_demo_request(request_id: int | None) -> bool:
+    return request_id is not None and any(check(request_id) for check in _DEMO_REQUEST_CHECKS)
+
 
 def outbox_add(
     *,
@@ -32,10 +48,13 @@ def outbox_add(
     idempotency_key: str,
     request_id: int | None = None,
     options: dict | None = None,
+    demo: bool = False,
 ) -> OutboxMessage:
     """Write an outbound message; call inside the transaction that causes it.
 
-    Writing the same idempotency key twice returns the first row.
+    Writing the same idempotency key twice returns the first row. `demo`: the message is
+    about made-up demo data (so is any message for a demo request): outbox_send sends it to
+    the log instead of a gateway or a bot.
     """
     message, created = OutboxMessage.objects.get_or_create(
         idempotency_key=idempotency_key,
@@ -45,6 +64,7 @@ def outbox_add(
             "body": body,
             "request_id": request_id,
             "options": options or {},
+            "demo": demo or _is_demo_request(request_id),
             "next_try_at": timezone.now(),
         },
     )
@@ -92,8 +112,13 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
         idempotency_key=message.idempotency_key,
         options=message.options or {},
     )
+    channel = message.channel
+    if message.demo and channel not in DEMO_CHANNELS:
+        # Made-up data, maybe a stranger's real number: never through a gateway or a bot.
+        logger.info("outbox %s is demo data: to the log, not to %s", message.pk, channel)
+        channel = "log"
     try:
-        provider_id = sender_get(message.channel).send(outbound)
+        provider_id = sender_get(channel).send(outbound)
     except ChannelBusy as exc:
         # A rate limit, not a failure: back in line when the limit allows, try not counted.
         due = timezone.now() + timedelta(seconds=exc.retry_after)
@@ -157,6 +182,7 @@ def _fall_back(message: OutboxMessage) -> None:
             body=message.body,
             idempotency_key=f"{message.idempotency_key}:fallback"[:200],
             request_id=message.request_id,
+            demo=message.demo,
         )
 
 

@@ -263,7 +263,7 @@ def _ended():
 )
 def claim_next(request: HttpRequest):
     try:
-        claim = services.case_claim_next(volunteer=request.auth)
+        claim = services.case_claim_next(volunteer=request.auth, with_demo=True)
     except services.NeedsTalk:
         return Status(409, {"detail": _("A coordinator will talk with you first.")})
     if claim is None:

@@ -323,7 +323,7 @@ def _merged_text(request: Request) -> str:
             "the two requests into one: volunteers will try both numbers, and you will hear "
             "from us when there is news."
         )
-        % {"name": request.recipient_name}
+        % {"name": services.recipient_label(request)}
         + "\n"
         + services.never_money_line()
     )
@@ -406,7 +406,7 @@ def _split_text(request: Request) -> str:
     text = _(
         "We had joined your request for %(name)s with another one by mistake. They are "
         "separate again."
-    ) % {"name": request.recipient_name}
+    ) % {"name": services.recipient_label(request)}
     if request.case.is_open:
         text += " " + _("Volunteers will call the number you gave.")
     return text + "\n" + services.never_money_line()

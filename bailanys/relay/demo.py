@@ -36,7 +36,9 @@ def demo_load() -> tuple[int, list[tuple[str, str]]]:
         if Request.objects.filter(idempotency_key=key).exists():
             continue
         data = services.request_check(payload)
-        _request, new = services.request_create(data=data, channel="web", idempotency_key=key)
+        _request, new = services.request_create(
+            data=data, channel="web", idempotency_key=key, demo=True
+        )
         created += new
     return created, logins
 
@@ -110,13 +112,13 @@ def demo_pulse(rng, *, requests: int = 1, calls: int = 1) -> tuple[int, int]:
     made = 0
     for _n in range(requests):
         data = services.request_check(_demo_payload(rng))
-        services.request_create(data=data, channel="web")
+        services.request_create(data=data, channel="web", demo=True)
         made += 1
     recorded = 0
     for bot in _demo_bots()[:calls]:
         if _waiting() <= DEMO_LEAVE_WAITING:
             break  # leave cases for the people trying the console
-        claim = services.case_claim_next(volunteer=bot)
+        claim = services.case_claim_next(volunteer=bot, with_demo=True)
         if claim is None:
             continue
         outcome = rng.choices([o for o, _w in _OUTCOMES], [w for _o, w in _OUTCOMES])[0]

@@ -115,6 +115,9 @@ class Case(SealedModel):
     )
     # Why a coordinator closed the case by hand.
     close_reason = SealedTextField(blank=True)
+    # Made up by the demo (`bailanys demo`, `bailanys up --demo`): its number may be a
+    # stranger's, so nothing about it leaves through a gateway or a bot (see the outbox).
+    demo = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -180,6 +183,8 @@ class Request(SealedModel):
     # after the call, the recipient texted this request's PIN, or answered the bridge SMS
     # that named them. Until then the requester learns the state, never the reply.
     known_at = models.DateTimeField(null=True, blank=True)
+    # Made up by the demo: what it causes is sent to the log, never to a gateway or a bot.
+    demo = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"request {self.pk} (case {self.case_id})"

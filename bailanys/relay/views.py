@@ -101,7 +101,9 @@ def console_take(request: HttpRequest) -> HttpResponse:
     ):
         return redirect(f"{reverse('relay:console')}?care=1")
     try:
-        claim = services.case_claim_next(volunteer=request.user, light_only=mode == "light")
+        claim = services.case_claim_next(
+            volunteer=request.user, light_only=mode == "light", with_demo=True
+        )
     except services.NeedsTalk:
         messages.info(request, _("A coordinator will talk with you first."))
         return redirect("relay:console")

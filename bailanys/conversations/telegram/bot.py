@@ -368,8 +368,11 @@ def _create(turn: Turn, first_name: str, targets, message: str, kind: str, urgen
                     channel=CHANNEL,
                     idempotency_key=f"tg:{turn.update_id}:{number}",
                 )
+                # Each request named: one message may ask about five relatives.
+                line = f"• {relay.recipient_label(request)}"
                 if request.status_token:
-                    links.append(status_url(request.status_token))
+                    line += f": {status_url(request.status_token)}"
+                links.append(line)
     except relay.InputError as exc:
         step_set(chat, "")
         turn.say(

@@ -48,12 +48,17 @@ def group_post(update: Update) -> None:
         made = Request.objects.filter(
             idempotency_key__startswith=f"post:{GROUP_SOURCE}:{message.chat.id}:{message.message_id}:"
         )
-        tokens = [token for request in made if (token := relay.status_token_of(request))]
+        # Each request named: one post may ask about several relatives.
+        lines = [
+            f"• {relay.recipient_label(request)}: {status_url(token)}"
+            for request in made.select_related("case", "origin_case").order_by("pk")
+            if (token := relay.status_token_of(request))
+        ]
         turn.say(
             "\n".join(
                 [
                     _("Received. A volunteer will call. Follow it here:"),
-                    *(status_url(t) for t in tokens),
+                    *lines,
                     relay.never_money_line(),
                 ]
             ),

@@ -117,8 +117,26 @@ def cmd_release(turn: Turn, arg: str, message) -> None:
 
 
 def outcome_button(turn: Turn, claim_id: str, outcome: str) -> None:
+    """An outcome button pressed: checked before anything is asked, so a forged or stale
+    button is refused at once, with its reason."""
     user = _volunteer(turn)
-    if user is None or not claim_id.isdigit() or outcome not in Outcome.values:
+    if user is None:
+        return
+    if not claim_id.isdigit() or len(claim_id) > 12 or outcome not in Outcome.values:
+        turn.say(_("This button is not valid."))
+        return
+    try:
+        relay.claim_held(int(claim_id), user)
+    except relay.NotYourClaim:
+        turn.say(_("This case is not yours. Send /next to take one."))
+        return
+    except relay.ClaimEnded:
+        turn.say(
+            _(
+                "This case has ended for you: its outcome was saved, or it was released or "
+                "timed out. Send /next for another."
+            )
+        )
         return
     if outcome in ASK_REPLY:
         step_set(turn.chat, "reply", {"claim": int(claim_id), "outcome": outcome})

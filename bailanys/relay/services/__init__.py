@@ -20,6 +20,7 @@ from bailanys.relay.services.claims import (
     case_take,
     cheap_operators,
     claim_active_for,
+    claim_held,
     claim_release,
     claim_renew,
     claims_expire,
@@ -59,7 +60,9 @@ from bailanys.relay.services.intake import (
 )
 from bailanys.relay.services.notify import (
     never_money_line,
+    never_money_short,
     notification_text,
+    recipient_label,
     requesters_tell,
     requesters_tell_outcome,
 )
@@ -104,6 +107,7 @@ __all__ = [
     "cases_reopen_after_help",
     "cheap_operators",
     "claim_active_for",
+    "claim_held",
     "claim_record_outcome",
     "claim_release",
     "claim_renew",
@@ -114,10 +118,12 @@ __all__ = [
     "is_hard",
     "needs_talk",
     "never_money_line",
+    "never_money_short",
     "notification_text",
     "pin_hash",
     "profile_of",
     "recipient_key",
+    "recipient_label",
     "request_check",
     "request_create",
     "request_withdraw",

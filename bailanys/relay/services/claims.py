@@ -135,9 +135,28 @@ def _dispatch_order(candidates, volunteer: User, now):
     ).order_by("-priority", "-operator_match", "created_at")
 
 
-def case_claim_next(*, volunteer: User, light_only: bool = False) -> Claim | None:
+def just_released(volunteer: User) -> int | None:
+    """The case of the volunteer's latest claim if they gave it back untouched: the next
+    case they ask for is another one (asking again must not hand back the same case)."""
+    last = (
+        Claim.objects.filter(volunteer=volunteer, ended_at__isnull=False)
+        .order_by("-ended_at", "-pk")
+        .values_list("case_id", "end_reason")
+        .first()
+    )
+    return last[0] if last and last[1] == Claim.EndReason.RELEASED else None
+
+
+def case_claim_next(
+    *, volunteer: User, light_only: bool = False, with_demo: bool = False
+) -> Claim | None:
     """Give the volunteer the next case: urgent and medical first, then cases on the
-    operators they call cheaply (see _dispatch_order), then the oldest.
+    operators they call cheaply (see _dispatch_order), then the oldest. Never the case
+    they have just released.
+
+    `with_demo`: made-up demo cases may be given too; only the web console, the API (a
+    volunteer's own screen) and the demo's own callers ask for them. A volunteer working by
+    Telegram or SMS never gets one: its details would leave through a bot or a gateway.
 
     A volunteer holds one case at a time: asking again returns the same claim.
     On PostgreSQL candidates are locked with SKIP LOCKED so concurrent
@@ -151,12 +170,16 @@ def case_claim_next(*, volunteer: User, light_only: bool = False) -> Claim | Non
     if needs_talk(volunteer):
         raise NeedsTalk(volunteer.pk)
     claims_expire()
+    released = just_released(volunteer)
     for _try in range(10):
         now = timezone.now()
         with transaction.atomic():
-            candidates = _dispatch_order(
-                Case.objects.filter(state=CaseState.QUEUED, available_at__lte=now), volunteer, now
-            )
+            queued = Case.objects.filter(state=CaseState.QUEUED, available_at__lte=now)
+            if released is not None:
+                queued = queued.exclude(pk=released)
+            if not with_demo:
+                queued = queued.filter(demo=False)
+            candidates = _dispatch_order(queued, volunteer, now)
             if light_only or not takes_hard_cases(volunteer):
                 candidates = candidates.filter(hard=False)  # never offered, never shown
             if connection.features.has_select_for_update_skip_locked:

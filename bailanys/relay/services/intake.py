@@ -28,9 +28,13 @@ from bailanys.relay.services.inputs import IdempotencyConflict, RequestInput, pi
 PRIORITY_KINDS = (Kind.MEDICAL,)
 
 
-def recipient_key(phone_e164: str) -> str:
-    """The deduplication key of a recipient phone number: its blind index."""
-    return blind_index(phone_e164)
+def recipient_key(phone_e164: str, *, demo: bool = False) -> str:
+    """The deduplication key of a recipient phone number: its blind index.
+
+    A demo case has a key of its own: a real request never joins made-up data (nor the
+    other way round), and an SMS from that number never answers a demo case.
+    """
+    return blind_index(f"demo:{phone_e164}" if demo else phone_e164)
 
 
 def is_hard(data: RequestInput) -> bool:
@@ -44,9 +48,9 @@ def _priority(data: RequestInput) -> int:
     return 1 if data.urgent or data.kind in PRIORITY_KINDS else 0
 
 
-def _open_case_for(data: RequestInput, now) -> Case:
+def _open_case_for(data: RequestInput, now, *, demo: bool = False) -> Case:
     """The open case for this recipient, made if there is none. Caller holds a transaction."""
-    key = recipient_key(data.recipient_phone)
+    key = recipient_key(data.recipient_phone, demo=demo)
     for _try in range(3):
         # Locked: an outcome recorded at this moment closes the case and tells the requests
         # it sees. Without the lock a request could join after that read and before the
@@ -78,6 +82,7 @@ def _open_case_for(data: RequestInput, now) -> Case:
                     priority=_priority(data),
                     hard=is_hard(data),
                     available_at=now,
+                    demo=demo,
                 )
         except IntegrityError:
             # Another request for the same number made the case a moment ago.
@@ -151,9 +156,13 @@ def request_create(
     channel: str = "web",
     idempotency_key: str | None = None,
     flag: str = "",
+    demo: bool = False,
 ) -> tuple[Request, bool]:
     """Record a request and join it to the open case for its recipient.
 
+    `demo`: made-up data (the demo scenario): its case is kept apart from real ones, the
+    SMS bridge never starts for it, and what it causes goes to the status page or the log
+    only (the outbox refuses to send it through a gateway or a bot).
     `flag`: scam signs the caller found outside the message (a reviewed post's text); the
     request and its case are held for a coordinator as for signs in the message itself.
     Returns (request, created). With an idempotency key seen before, returns
@@ -174,7 +183,7 @@ def request_create(
     token = _status_token(idempotency_key, digest)
     try:
         with transaction.atomic():
-            case = _open_case_for(data, now)
+            case = _open_case_for(data, now, demo=demo)
             requester = Requester.objects.create(
                 name=data.requester_name,
                 language=data.requester_language,
@@ -184,7 +193,7 @@ def request_create(
             )
             request = Request.objects.create(
                 case=case,
-                origin_case=_origin_for(case, data.recipient_phone),
+                origin_case=None if demo else _origin_for(case, data.recipient_phone),
                 requester=requester,
                 recipient_name=data.recipient_name,
                 recipient_city=data.recipient_city,
@@ -198,6 +207,7 @@ def request_create(
                 checkin_pin_hash=pin_hash(data.recipient_phone, data.checkin_pin)
                 if data.checkin_pin
                 else "",
+                demo=demo,
             )
             audit_record(
                 actor=f"requester:{channel}",
@@ -207,14 +217,15 @@ def request_create(
             )
             if request.flag:
                 case_flag_for_coordinator(case.pk, request.flag)
-            elif not Request.objects.filter(case=case).exclude(pk=request.pk).exists():
+            elif not demo and not Request.objects.filter(case=case).exclude(pk=request.pk).exists():
+                # A new case may start the SMS bridge; a made-up one never does.
                 hooks.case_opened_after_commit(case_id=case.pk, kind=data.kind)
     except IntegrityError:
         if not idempotency_key:
             raise
         # The same key raced us; the winner's request is the answer.
         return request_create(
-            data=data, channel=channel, idempotency_key=idempotency_key, flag=flag
+            data=data, channel=channel, idempotency_key=idempotency_key, flag=flag, demo=demo
         )
     request.status_token = token
     return request, True

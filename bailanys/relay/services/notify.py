@@ -3,6 +3,7 @@
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from bailanys import phones
 from bailanys.outbox.services import outbox_add
 from bailanys.relay import hooks
 from bailanys.relay.models import (
@@ -16,6 +17,30 @@ def never_money_line() -> str:
     return _("Bailanys volunteers never ask for money.")
 
 
+def never_money_short() -> str:
+    """The same warning, short enough for an SMS that must fit two parts."""
+    return _("We never ask for money.")
+
+
+# What a requester typed when they did not know the name (the bot's "—").
+NO_NAME = {"", "-", "\u2014", "\u2013"}
+
+
+def recipient_label(request: Request) -> str:
+    """The relative a message to a requester is about: the name as the requester wrote it
+    and the number they gave, masked ("Гульнара (+7701*****34)"); the number alone
+    without a name. One requester may ask about several people: each message says which.
+    """
+    name = (request.recipient_name or "").strip()
+    case = request.origin_case or request.case  # the number they gave, even after a merge
+    number = phones.masked(case.recipient_phone, plain=True)
+    return f"{name} ({number})" if name not in NO_NAME else number
+
+
+# The outcomes after which the recipient's own words may be passed on.
+REPLY_RESOLUTIONS = (Resolution.REACHED, Resolution.DELIVERED, Resolution.SELF_REPORTED)
+
+
 def notification_text(
     *,
     resolution: str,
@@ -24,57 +49,67 @@ def notification_text(
     via: str = Attempt.Via.CALL,
     pin_verified: bool = False,
     known: bool = True,
+    from_other_number: bool = False,
 ) -> str:
     """What a requester is told when their case ends, in the active language.
 
-    `known`: the recipient showed they know this requester (Request.known_at). A requester
-    they did not recognise learns how the case ended, never the reply.
+    `recipient_name`: who it is about, as recipient_label words it. `known`: the recipient
+    showed they know this requester (Request.known_at). A requester they did not recognise
+    learns how the case ended, never the reply. `from_other_number`: the answer to the SMS
+    bridge came from another phone than the one we texted (a neighbour's), quoting our
+    reference: the notice says so.
+
+    Every text fits two SMS parts with a 10-letter name, a masked number and a 40-character
+    reply (tests/test_notice_lengths.py measures each in each language).
     """
     texts = {
-        Resolution.REACHED: _("A volunteer reached %(name)s and passed on your message."),
+        Resolution.REACHED: _("%(name)s: a volunteer reached them and passed on your message."),
         Resolution.DELIVERED: _(
-            "A volunteer could not speak to %(name)s but passed your message to someone who will."
+            "%(name)s: your message was passed on through people close to them."
         ),
         Resolution.WRONG_NUMBER: _(
-            "The number you gave for %(name)s is not theirs. Please check it and send a "
-            "new request."
+            "%(name)s: the number is not theirs. Check it and send a new request."
         ),
-        Resolution.REFUSED: _("The person who answered for %(name)s did not want to talk."),
+        Resolution.REFUSED: _("%(name)s: the person who answered did not want to talk."),
         Resolution.UNREACHABLE: _(
-            "We called %(name)s several times and nobody answered. We have stopped trying; "
-            "send a new request if you have another number."
+            "%(name)s: we called several times, nobody answered. Have another number? "
+            "Send a new request."
         ),
         Resolution.SELF_REPORTED: _(
-            "%(name)s said by SMS that they are safe. This is self-reported by SMS and "
-            "unverified: nobody spoke to them."
+            "%(name)s said by SMS they are safe: self-reported, unverified."
         ),
-        Resolution.WITHDRAWN: _("The request for %(name)s was withdrawn. Nobody will call."),
-        Resolution.MERGED: _(
-            "Your request for %(name)s was joined with another request for the same person."
-        ),
+        Resolution.WITHDRAWN: _("%(name)s: the request was withdrawn. Nobody will call."),
+        Resolution.MERGED: _("%(name)s: your request was joined with another for the same person."),
         Resolution.BY_COORDINATOR: _(
-            "A coordinator has closed the request for %(name)s. Nobody will call now; send a "
-            "new request if you still need us."
+            "%(name)s: a coordinator closed the request. Nobody will call; send a new one "
+            "if needed."
         ),
     }
     if via == Attempt.Via.SMS_BRIDGE:
-        texts[Resolution.REACHED] = _("%(name)s got your message by SMS and answered.")
+        texts[Resolution.REACHED] = (
+            _("%(name)s: they answered our SMS from another number.")
+            if from_other_number
+            else _("%(name)s got your message by SMS and answered.")
+        )
     if pin_verified:
         texts[Resolution.SELF_REPORTED] = _(
-            "%(name)s said by SMS that they are safe, with the PIN you set: PIN-verified."
+            "%(name)s said by SMS they are safe, with your PIN: PIN-verified."
         )
-    if not known and resolution == Resolution.REACHED:
+    if not known and resolution == Resolution.REACHED and not from_other_number:
         texts[Resolution.REACHED] = (
             _("%(name)s answered our SMS.")
             if via == Attempt.Via.SMS_BRIDGE
-            else _("A volunteer reached %(name)s.")
+            else _("%(name)s: a volunteer reached them.")
         )
-    text = texts[resolution] % {"name": recipient_name}
+    lines = [texts[resolution] % {"name": recipient_name}]
+    # Only someone who answered has words to pass on: not a wrong number, not a refusal.
+    reply = reply if resolution in REPLY_RESOLUTIONS else ""
     if reply and known:
-        text += "\n" + _("Their reply: %(reply)s") % {"reply": reply}
+        lines.append(_("Their reply: %(reply)s") % {"reply": reply})
     elif reply or (not known and resolution == Resolution.REACHED):
-        text += " " + _("They did not say they know you, so their words are not passed on.")
-    return text + "\n" + never_money_line()
+        lines.append(_("They did not say they know you: their words are not passed on."))
+    lines.append(never_money_short())
+    return "\n".join(lines)
 
 
 def requesters_tell(body_for, *, key: str, case_id: int | None = None, requests=None) -> int:
@@ -89,7 +124,7 @@ def requesters_tell(body_for, *, key: str, case_id: int | None = None, requests=
     """
     if requests is None:
         requests = Request.objects.filter(case_id=case_id, withdrawn_at__isnull=True)
-        requests = requests.select_related("requester")
+        requests = requests.select_related("requester", "case", "origin_case")
     told = 0
     for request in requests:
         requester = request.requester
@@ -102,6 +137,7 @@ def requesters_tell(body_for, *, key: str, case_id: int | None = None, requests=
             body=body,
             idempotency_key=idempotency_key,
             request_id=request.pk,
+            demo=request.demo,
         )
         if requester.channel == "web":
             for channel, address in hooks.contact_routes(requester.contact):
@@ -111,9 +147,17 @@ def requesters_tell(body_for, *, key: str, case_id: int | None = None, requests=
                     body=body,
                     idempotency_key=f"{idempotency_key}:{channel}",
                     request_id=request.pk,
+                    demo=request.demo,
                 )
         told += 1
     return told
+
+
+def answered_from_another_number(attempt: Attempt | None) -> bool:
+    """Whether the recipient's answer came from another phone than the one we texted (a
+    neighbour's SMS quoting the bridge reference). The Attempt carries no such mark yet:
+    when it does, read it here and every outcome notice says so."""
+    return False
 
 
 def requesters_tell_outcome(
@@ -129,11 +173,12 @@ def requesters_tell_outcome(
     return requesters_tell(
         lambda request: notification_text(
             resolution=resolution,
-            recipient_name=request.recipient_name,
+            recipient_name=recipient_label(request),
             reply=attempt.reply if attempt else "",
             via=attempt.via if attempt else Attempt.Via.CALL,
             pin_verified=request.pin_verified_at is not None,
             known=request.known,
+            from_other_number=answered_from_another_number(attempt),
         ),
         key=f"outcome:{attempt.pk}" if attempt else event,
         case_id=case_id,

@@ -36,7 +36,11 @@ from bailanys.relay.services.inputs import (
     too_long,
 )
 from bailanys.relay.services.intake import recipient_key, scam_flag
-from bailanys.relay.services.notify import requesters_tell, requesters_tell_outcome
+from bailanys.relay.services.notify import (
+    recipient_label,
+    requesters_tell,
+    requesters_tell_outcome,
+)
 
 
 def claim_record_outcome(
@@ -301,7 +305,7 @@ def cases_reopen_after_help(phone_e164: str, *, within_hours: int = 72) -> int:
         requesters_tell(
             lambda request: (
                 _("%(name)s has since asked for help by SMS. Volunteers will call them.")
-                % {"name": request.recipient_name}
+                % {"name": recipient_label(request)}
             ),
             key=f"reopen:{case.pk}:{now.timestamp()}",
             case_id=case.pk,

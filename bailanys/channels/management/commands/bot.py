@@ -1,6 +1,8 @@
 """bailanys bot: run the Telegram bot by long polling, or set up its webhook."""
 
 import logging
+import signal
+import threading
 import time
 
 from django.conf import settings
@@ -63,6 +65,24 @@ class Command(BaseCommand):
             self.stdout.write(f"Webhook deleted; run 'bailanys bot' to poll for @{me['username']}.")
             return
         self.stdout.write(f"Polling as @{me['username']}. Ctrl-C stops.")
+        self.stdout.flush()
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        main = threading.current_thread() is threading.main_thread()
+        # A service manager's stop (SIGTERM) ends it as quietly as Ctrl-C.
+        before = signal.signal(signal.SIGTERM, stop) if main else None
+        try:
+            self._poll(bot, once=once, poll_timeout=poll_timeout)
+        except KeyboardInterrupt:
+            # An update being handled was rolled back; Telegram gives it again next time.
+            self.stdout.write("Stopped.")
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, before)
+
+    def _poll(self, bot, *, once: bool, poll_timeout: int) -> None:
         offset = None
         while True:
             try:
