@@ -244,14 +244,12 @@ def test_a_neighbour_answers_the_bridge_sms_from_their_own_phone(
     assert not to(fake_smsgate, GULNARA)[1:]  # nothing more to Gulnara's phone
 
 
-@pytest.mark.xfail(
-    strict=True, reason="notify.py must print the mark (SMS_BRIDGE_OTHER); wired separately"
-)
 def test_the_requester_learns_the_answer_came_from_another_number(fake_smsgate):
     created, ref = _bridged(fake_smsgate, "kk")
     sms(fake_smsgate, NEIGHBOUR, f"{ref} Аман-сау, бәрі жақсы")
     deliver()
-    assert any("another phone number" in n for n in status(created)["notifications"])
+    notices = status(created)["notifications"]
+    assert any("answered our SMS from another number" in n for n in notices)
 
 
 def test_guessing_bridge_references_from_a_stranger_number_is_limited(fake_smsgate, settings):

@@ -85,6 +85,8 @@ def notification_text(
             "if needed."
         ),
     }
+    if via == Attempt.Via.SMS_BRIDGE_OTHER:
+        via, from_other_number = Attempt.Via.SMS_BRIDGE, True
     if via == Attempt.Via.SMS_BRIDGE:
         texts[Resolution.REACHED] = (
             _("%(name)s: they answered our SMS from another number.")
@@ -155,9 +157,8 @@ def requesters_tell(body_for, *, key: str, case_id: int | None = None, requests=
 
 def answered_from_another_number(attempt: Attempt | None) -> bool:
     """Whether the recipient's answer came from another phone than the one we texted (a
-    neighbour's SMS quoting the bridge reference). The Attempt carries no such mark yet:
-    when it does, read it here and every outcome notice says so."""
-    return False
+    neighbour's SMS quoting the bridge reference): every outcome notice says so."""
+    return attempt is not None and attempt.via == Attempt.Via.SMS_BRIDGE_OTHER
 
 
 def requesters_tell_outcome(
