@@ -96,7 +96,7 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
             if first.message and _named(sender):
                 body = (
                     _(
-                        "%(message)s\n— %(sender)s, via Bailanys volunteers. Reply to this SMS to "
+                        "%(message)s\n- %(sender)s, via Bailanys volunteers. Reply to this SMS to "
                         "answer. %(ref)s"
                     )
                     % values
@@ -104,7 +104,7 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
             elif first.message:
                 body = (
                     _(
-                        "%(message)s\n— sent via Bailanys volunteers. Reply to this SMS to "
+                        "%(message)s\n- sent via Bailanys volunteers. Reply to this SMS to "
                         "answer. %(ref)s"
                     )
                     % values
