@@ -48,3 +48,28 @@ def test_a_row_whose_key_is_gone_is_absent_not_a_server_error(key_dir):
     # The app goes on: a new request is sealed under a new key and reads back.
     fresh = submit(Api(), phone="+77017654321")
     assert Api().get(f"/requests/{status_token(fresh)}").status_code == 200
+
+
+def _reached(api_token: str) -> None:
+    volunteer = Api(api_token)
+    claim = volunteer.post("/claims").json()
+    done = volunteer.post(f"/claims/{claim['claim_id']}/outcome", {"outcome": "reached"})
+    assert done.status_code == 200, done.content
+
+
+def test_a_notice_whose_key_is_gone_does_not_stop_the_others(key_dir):
+    from bailanys.outbox.models import OutboxMessage
+    from tests.conftest import outbox_drain
+
+    _name, volunteer_token = make_volunteer()
+    submit(Api())
+    _reached(volunteer_token)  # its notice waits in the outbox, no worker has run
+    [old] = OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING)
+    lose_the_master_key(key_dir)
+    fresh = submit(Api(), phone="+77017654321")
+    _reached(volunteer_token)
+    outbox_drain()
+    state, error = OutboxMessage.objects.values_list("state", "last_error").get(pk=old.pk)
+    assert state == OutboxMessage.State.FAILED and "unreadable" in error
+    notices = Api().get(f"/requests/{status_token(fresh)}").json()["notifications"]
+    assert len(notices) == 1

@@ -17,6 +17,7 @@ from bailanys.outbox.senders import (
     UnknownChannel,
     sender_get,
 )
+from bailanys.privacy.crypto import DecryptionError
 
 logger = logging.getLogger("bailanys.outbox")
 
@@ -105,13 +106,20 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
     if not taken:
         return None
     message = OutboxMessage.objects.get(pk=outbox_id)
-    outbound = OutboundMessage(
-        outbox_id=message.pk,
-        address=message.address,
-        body=message.body,
-        idempotency_key=message.idempotency_key,
-        options=message.options or {},
-    )
+    try:
+        outbound = OutboundMessage(
+            outbox_id=message.pk,
+            address=message.address,
+            body=message.body,
+            idempotency_key=message.idempotency_key,
+            options=message.options or {},
+        )
+    except DecryptionError:
+        # Sealed under a key that is gone: it can never be sent, and must not stop the
+        # sweep from sending the messages behind it.
+        outbox_fail(outbox_id=message.pk, reason="unreadable: sealed under a key that is gone")
+        logger.warning("outbox %s is unreadable (its key is gone): failed", message.pk)
+        return OutboxMessage.State.FAILED
     channel = message.channel
     if message.demo and channel not in DEMO_CHANNELS:
         # Made-up data, maybe a stranger's real number: never through a gateway or a bot.
