@@ -243,3 +243,43 @@ def test_the_request_forms_errors_show_with_javascript_on(chromium, live_server,
     screenshot(page, f"request-errors-{language}.png")
     assert not Request.objects.exists()
     phone.assert_nothing_from_elsewhere()
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_the_coordinator_sees_who_could_not_be_told_on_a_small_phone(
+    chromium, live_server, settings, fake_smsgate, language
+):
+    """A requester's SMS failed for good: the coordinator's page names the case, in the
+    page's language, on a 360-px phone, with nothing wider than the screen."""
+    from tests.test_sms_reliable import fail, outcome_sms
+
+    settings.BAILANYS_SMS_JOIN_SECONDS = 0
+    settings.BAILANYS_SMS_PER_MINUTE = 600
+    settings.BAILANYS_SMS_BRIDGE_KINDS = []
+    settings.BAILANYS_SMS_RESENDS = 0  # the first failure is the last word
+    row = outcome_sms(fake_smsgate)
+    assert fail(fake_smsgate, row) == "failed"
+
+    name, password, _ = make_account("coordinator")
+    phone = Phone(chromium, live_server)
+    page = phone.page
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": phone.base}])
+    phone.log_in(name, password, lands_on="/accounts/2fa/setup/")
+    phone.pass_two_factor_setup()
+    page.goto("/console/coordinator/")
+    untold = page.locator("#untold")
+    expect(untold).to_be_visible()
+    heading = {
+        "ru": "Заявители, которым не удалось сообщить по SMS",
+        "kk": "SMS арқылы хабарлау мүмкін болмаған өтініш берушілер",
+    }[language]
+    expect(untold.locator("h2")).to_contain_text(heading)
+    expect(untold.locator("tbody tr")).to_have_count(1)
+    expect(untold.locator("tbody")).to_contain_text(f"#{row.request.case_id}")
+    screenshot(page, f"coordinator-untold-{language}.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    # The list itself fits: nothing of it is behind a sideways scroll.
+    table = untold.locator("table")
+    assert table.evaluate("t => t.scrollWidth <= t.clientWidth"), "the list scrolls sideways"
+    phone.assert_nothing_from_elsewhere()
