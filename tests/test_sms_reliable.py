@@ -22,12 +22,12 @@ from tests.conftest import (
     login_coordinator,
     make_account,
     make_volunteer,
-    request_body,
     run_cli,
     status_token,
 )
 from tests.conftest import outbox_drain as deliver
 from tests.fakes.smsgate import FakeSmsGate
+from tests.test_sms_bridge import submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,12 +76,6 @@ def post(built: tuple[bytes, dict]) -> str:
 
 def texts(fake, phone: str) -> list[str]:
     return [m["text"] for m in fake.outbox if phone in m["phoneNumbers"]]
-
-
-def submit(**overrides) -> dict:
-    response = Api().post("/requests", request_body(**overrides))
-    assert response.status_code == 201, response.content
-    return response.json()
 
 
 def sms_volunteer() -> None:

@@ -16,8 +16,9 @@ from django.test import Client
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from tests.conftest import Api, Browser, make_account, make_volunteer, request_body, status_token
+from tests.conftest import Api, Browser, make_account, make_volunteer
 from tests.conftest import outbox_drain as deliver
+from tests.test_sms_bridge import status, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,16 +44,6 @@ def sms(fake, phone: str, text: str) -> None:
 
 def to(fake, phone: str) -> list[str]:
     return [m["text"] for m in fake.outbox if phone in m["phoneNumbers"]]
-
-
-def status(created: dict) -> dict:
-    return Api().get(f"/requests/{status_token(created)}").json()
-
-
-def submit(**overrides) -> dict:
-    response = Api().post("/requests", request_body(**overrides))
-    assert response.status_code == 201, response.content
-    return response.json()
 
 
 def said_in(language: str, msgid: str, **values) -> str:
