@@ -283,3 +283,25 @@ def test_the_coordinator_sees_who_could_not_be_told_on_a_small_phone(
     table = untold.locator("table")
     assert table.evaluate("t => t.scrollWidth <= t.clientWidth"), "the list scrolls sideways"
     phone.assert_nothing_from_elsewhere()
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_a_volunteers_sms_phone_form_shows_its_error_on_a_small_phone(
+    chromium, live_server, language
+):
+    """A number that is not a phone is refused on the page, in its language, at 360 px."""
+    name, password, _ = make_account()
+    phone = Phone(chromium, live_server)
+    page = phone.page
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": phone.base}])
+    phone.log_in(name, password)
+    page.goto("/console/sms/")
+    page.fill("input[name=phone]", "12")
+    page.locator("main form button").tap()
+    error = page.locator("main p.error")
+    expect(error).to_be_visible()
+    assert re.search(r"[\u0400-\u04ff]{3}", error.inner_text()), "not translated (Cyrillic)"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, f"sms-phone-error-{language}.png")
+    phone.assert_nothing_from_elsewhere()
