@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "bailanys.parsing",
     "bailanys.outbox",
     "bailanys.relay",
+    "bailanys.proxies",
     "bailanys.channels",
     "bailanys.conversations",
 ]
@@ -347,6 +348,22 @@ BAILANYS_SMS_BRIDGE_KINDS = [
     k for k in env_str("BAILANYS_SMS_BRIDGE_KINDS", "deliver_message").split(",") if k.strip()
 ]
 BAILANYS_SMS_BRIDGE_MINUTES = env_int("BAILANYS_SMS_BRIDGE_MINUTES", 30, minimum=1)
+
+# Proxies (docs/proxies.md): buckets of this many proxies (2 at the least) ...
+BAILANYS_PROXY_BUCKET_SIZE = env_int("BAILANYS_PROXY_BUCKET_SIZE", 3, minimum=2)
+# ... each given to at most this many requesters.
+BAILANYS_PROXY_BUCKET_REQUESTERS = env_int("BAILANYS_PROXY_BUCKET_REQUESTERS", 10, minimum=1)
+# One answer per requester per this many hours (one "too soon" reply, then silence).
+BAILANYS_PROXY_ANSWER_HOURS = env_int("BAILANYS_PROXY_ANSWER_HOURS", 3, minimum=0)
+# Buckets one requester may get in its lifetime, unless its bucket was blocked.
+BAILANYS_PROXY_BUCKETS_PER_REQUESTER = env_int("BAILANYS_PROXY_BUCKETS_PER_REQUESTER", 3, minimum=1)
+# Salmon's threshold, in percent: a requester this suspect gets no new bucket.
+BAILANYS_PROXY_MAX_SUSPICION = env_int("BAILANYS_PROXY_MAX_SUSPICION", 33, minimum=1)
+# The worker checks every stocked and active proxy this often (a TCP connect, and a TLS
+# handshake for fake-TLS secrets); 3 failures in a row mark it down.
+BAILANYS_PROXY_CHECK_SECONDS = env_int("BAILANYS_PROXY_CHECK_SECONDS", 300, minimum=10)
+# Requesters who asked nothing for this many days are forgotten (and their reports).
+BAILANYS_PROXY_REQUESTER_DAYS = env_int("BAILANYS_PROXY_REQUESTER_DAYS", 90, minimum=1)
 
 # Accounts (see docs/accounts.md).
 BAILANYS_INVITATION_DAYS = env_int("BAILANYS_INVITATION_DAYS", 7, minimum=1)
