@@ -179,13 +179,13 @@ def _pools_for(requester: ProxyRequester) -> list[str]:
     return [Pool.TRUSTED, Pool.PUBLIC] if requester.vouched_at else [Pool.PUBLIC]
 
 
-def _bucket_join(pool: str, *, avoid: int | None) -> Bucket | None:
-    """The bucket now being filled in `pool` (one with room and a usable proxy), else a new
-    one made of stocked proxies; None when the pool has neither."""
+def _bucket_join(pool: str, *, avoid) -> Bucket | None:
+    """The bucket now being filled in `pool` (one with room and a usable proxy, not in
+    `avoid`), else a new one made of stocked proxies; None when the pool has neither."""
     limit = settings.BAILANYS_PROXY_BUCKET_REQUESTERS
     open_buckets = (
         Bucket.objects.filter(pool=pool, blocked_at__isnull=True, joined__lt=limit)
-        .exclude(pk=avoid)
+        .exclude(pk__in=avoid)
         .filter(proxies__in=Proxy.objects.filter(_usable()))
         .distinct()
         .order_by("pk")
@@ -217,7 +217,11 @@ def _new_bucket(requester: ProxyRequester, *, channel: str, exempt: bool) -> Out
         return Outcome.NO_MORE
     if not exempt and requester.buckets_given >= settings.BAILANYS_PROXY_BUCKETS_PER_REQUESTER:
         return Outcome.NO_MORE
-    avoid = requester.bucket_id
+    # Never back to the bucket it holds or one it reported.
+    avoid = {requester.bucket_id} - {None}
+    avoid |= set(
+        ProxyReport.objects.filter(requester=requester).values_list("proxy__bucket", flat=True)
+    ) - {None}
     for pool in _pools_for(requester):
         bucket = _bucket_join(pool, avoid=avoid)
         if bucket is not None:
@@ -286,13 +290,14 @@ def proxies_report(key: str, *, channel: str) -> Answer:
         if requester is None or requester.bucket is None:
             return Answer(Outcome.NO_BUCKET)
         bucket = requester.bucket
+        new = 0
         for proxy in bucket.proxies.filter(state__in=HANDED_OUT):
-            ProxyReport.objects.get_or_create(proxy=proxy, requester=requester)
+            new += ProxyReport.objects.get_or_create(proxy=proxy, requester=requester)[1]
             _judge(proxy, now)
         requester.refresh_from_db()
         if requester.bucket_id == bucket.pk and _usable_links(bucket):
-            requester.save()
-            return Answer(Outcome.NOTED)
+            # Reported before and nothing new to say: no second "thank you" SMS.
+            return Answer(Outcome.NOTED if new else Outcome.SILENT)
         # Moved (or its bucket has nothing left): the new links at once, not in 3 hours.
         requester.last_answer_at = now
         requester.moved = False
