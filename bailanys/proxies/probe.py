@@ -47,7 +47,7 @@ def probe(host: str, port: int, *, sni: str | None = None, timeout: float = 5.0)
         return "timeout"
     except OSError as exc:
         return _os_reason(exc)
-    except ValueError:  # a host that cannot be a name (a NUL in it, say)
+    except ValueError:  # a host that cannot be a name (a label over 63 letters)
         return "invalid address"
     with sock:
         if sni is None:
