@@ -22,7 +22,7 @@ def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -32,6 +32,8 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -341,6 +343,9 @@ BAILANYS_SMS_REPORT_MINUTES = env_int("BAILANYS_SMS_REPORT_MINUTES", 60, minimum
 # An SMS telling a requester something that a gateway reports failed is sent again this
 # many times (another SIM first, then with the outbox's back-off) before it counts as failed.
 BAILANYS_SMS_RESENDS = env_int("BAILANYS_SMS_RESENDS", 3, minimum=0)
+# Bulk SMS (proxy answers, bulletins: the outbox lanes behind the urgent one) may use this
+# percent of a SIM's daily cap; the rest is kept for relay notifications and replies.
+BAILANYS_SMS_BULK_SHARE = env_int("BAILANYS_SMS_BULK_SHARE", 50, minimum=0, maximum=100)
 # The SMS bridge: cases of these kinds are first sent to the recipient by SMS (when a
 # gateway is configured); no reply within BAILANYS_SMS_BRIDGE_MINUTES puts them in the call
 # queue. An empty list turns the bridge off.

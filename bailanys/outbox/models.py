@@ -4,6 +4,20 @@ from django.utils.translation import gettext_lazy as _
 from bailanys.privacy.fields import SealedModel, SealedTextField
 
 
+class Lane(models.IntegerChoices):
+    """How urgent an outbound message is: a lower number goes first.
+
+    Workers take URGENT rows before BULK ones when both are due, and an SMS in any lane
+    behind URGENT may use only BAILANYS_SMS_BULK_SHARE percent of a SIM's daily cap, so a
+    long bulk run cannot spend the budget that answers to people need (docs/sms.md).
+    """
+
+    # Relay notifications, check-in replies, answers to what someone just sent.
+    URGENT = 0
+    # Proxy answers, later bulletins: what may wait behind the urgent lane.
+    BULK = 5
+
+
 class OutboxMessage(SealedModel):
     """One outbound message, written in the same transaction as its cause.
 
@@ -29,6 +43,8 @@ class OutboxMessage(SealedModel):
     idempotency_key = models.CharField(max_length=200, unique=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     tries = models.PositiveSmallIntegerField(default=0)
+    # Its lane (Lane): 0 is the most urgent, higher numbers wait behind it.
+    priority = models.PositiveSmallIntegerField(default=Lane.URGENT)
     # When a pending message is due, or when a send in progress is given up on.
     next_try_at = models.DateTimeField()
     # Channel-specific and never personal: buttons to show, the post to answer.
@@ -45,7 +61,10 @@ class OutboxMessage(SealedModel):
     class Meta:
         # The table it had when it lived in the channels app: moved without copying rows.
         db_table = "channels_outboxmessage"
-        indexes = [models.Index(fields=["state", "next_try_at"], name="outbox_due")]
+        # The sweep's query: due rows of a state, urgent lanes first, oldest first.
+        indexes = [
+            models.Index(fields=["state", "priority", "next_try_at"], name="outbox_due"),
+        ]
 
     def __str__(self) -> str:
         return f"outbox {self.pk} ({self.channel}, {self.state})"

@@ -47,6 +47,9 @@ class OutboundMessage:
     idempotency_key: str
     # Channel-specific, never personal data: buttons, the post to reply to.
     options: dict = field(default_factory=dict)
+    # Its lane (bailanys.outbox.models.Lane): 0 is urgent; a channel with a budget (SMS)
+    # gives the lanes behind it only a share.
+    priority: int = 0
 
 
 class Sender:

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 
-from bailanys.outbox.models import OutboxMessage
+from bailanys.outbox.models import Lane, OutboxMessage
 from bailanys.outbox.senders import (
     ChannelBusy,
     ChannelError,
@@ -50,12 +51,14 @@ def outbox_add(
     request_id: int | None = None,
     options: dict | None = None,
     demo: bool = False,
+    priority: int = Lane.URGENT,
 ) -> OutboxMessage:
     """Write an outbound message; call inside the transaction that causes it.
 
     Writing the same idempotency key twice returns the first row. `demo`: the message is
     about made-up demo data (so is any message for a demo request): outbox_send sends it to
-    the log instead of a gateway or a bot.
+    the log instead of a gateway or a bot. `priority`: its Lane; urgent messages are sent
+    before bulk ones (proxy answers, bulletins), which get only a share of an SMS budget.
     """
     message, created = OutboxMessage.objects.get_or_create(
         idempotency_key=idempotency_key,
@@ -66,19 +69,28 @@ def outbox_add(
             "request_id": request_id,
             "options": options or {},
             "demo": demo or _is_demo_request(request_id),
+            "priority": priority,
             "next_try_at": timezone.now(),
         },
     )
     if created:
-        transaction.on_commit(lambda: _enqueue(message.pk))
+        transaction.on_commit(lambda: _enqueue(message.pk, priority=message.priority))
     return message
 
 
-def _enqueue(outbox_id: int, run_after=None) -> None:
+def task_priority(lane: int) -> int:
+    """The django-tasks priority for a lane: the higher, the sooner a worker takes it.
+
+    The urgent lane keeps the default (0); each lane behind it is one lower.
+    """
+    return max(TASK_MIN_PRIORITY, min(TASK_MAX_PRIORITY, -int(lane)))
+
+
+def _enqueue(outbox_id: int, run_after=None, *, priority: int = Lane.URGENT) -> None:
     from bailanys.outbox.tasks import outbox_deliver
 
     try:
-        task = outbox_deliver.using(run_after=run_after) if run_after else outbox_deliver
+        task = outbox_deliver.using(run_after=run_after, priority=task_priority(priority))
         task.enqueue(outbox_id)
     except Exception:
         # The worker's sweep sends it anyway; losing the fast path is not an error.
@@ -113,6 +125,7 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
             body=message.body,
             idempotency_key=message.idempotency_key,
             options=message.options or {},
+            priority=message.priority,
         )
     except DecryptionError:
         # Sealed under a key that is gone: it can never be sent, and must not stop the
@@ -133,7 +146,7 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
         OutboxMessage.objects.filter(pk=message.pk).update(
             state=OutboxMessage.State.PENDING, next_try_at=due, tries=F("tries") - 1
         )
-        _enqueue(message.pk, run_after=due)
+        _enqueue(message.pk, run_after=due, priority=message.priority)
         return OutboxMessage.State.PENDING
     except (ChannelError, UnknownChannel) as exc:
         permanent = isinstance(exc, UnknownChannel) or exc.permanent
@@ -166,7 +179,9 @@ def outbox_retry(*, outbox_id: int, due, reason: str) -> bool:
         pk=outbox_id, state__in=(OutboxMessage.State.SENDING, OutboxMessage.State.SENT)
     ).update(state=OutboxMessage.State.PENDING, next_try_at=due, last_error=reason[:300])
     if moved:
-        transaction.on_commit(lambda: _enqueue(outbox_id, run_after=due))
+        moved_row = OutboxMessage.objects.filter(pk=outbox_id)
+        priority = moved_row.values_list("priority", flat=True).first() or Lane.URGENT
+        transaction.on_commit(lambda: _enqueue(outbox_id, run_after=due, priority=priority))
     return bool(moved)
 
 
@@ -191,13 +206,22 @@ def _fall_back(message: OutboxMessage) -> None:
             idempotency_key=f"{message.idempotency_key}:fallback"[:200],
             request_id=message.request_id,
             demo=message.demo,
+            priority=message.priority,
         )
 
 
 def outbox_send_due(*, limit: int = 500) -> int:
-    """Send what is due: messages whose enqueue was lost, retries, abandoned sends."""
-    due = OutboxMessage.objects.filter(
-        state__in=(OutboxMessage.State.PENDING, OutboxMessage.State.SENDING),
-        next_try_at__lte=timezone.now(),
-    ).values_list("pk", flat=True)[:limit]
+    """Send what is due: messages whose enqueue was lost, retries, abandoned sends.
+
+    Urgent lanes first, then the longest waiting: a backlog of bulk messages (proxy
+    answers) never holds back a relay notification.
+    """
+    due = (
+        OutboxMessage.objects.filter(
+            state__in=(OutboxMessage.State.PENDING, OutboxMessage.State.SENDING),
+            next_try_at__lte=timezone.now(),
+        )
+        .order_by("priority", "next_try_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
     return sum(outbox_send(outbox_id=pk) == OutboxMessage.State.SENT for pk in list(due))

@@ -1,5 +1,8 @@
 """The SMS channel behind the channel interface: spread over the SIM pool, within limits."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.utils import timezone
 
 from bailanys import phones
@@ -12,14 +15,26 @@ from bailanys.channels.base import (
 )
 from bailanys.channels.ratelimit import send_slot
 from bailanys.channels.sms.drivers import GatewayDown, Refused, driver_for
-from bailanys.channels.sms.gateways import gateway_failed, send_order
+from bailanys.channels.sms.gateways import gateway_failed, gateways_configured, send_order
 from bailanys.channels.sms.models import SmsContact, SmsDelivery, SmsGateway
 from bailanys.channels.sms.resend import failed_gateways
 from bailanys.channels.sms.segments import segments
+from bailanys.outbox.models import Lane
 from bailanys.privacy.crypto import blind_index
 
 MAX_WAIT = 2.0  # seconds a worker waits for a SIM's next slot before putting the message back
 STALE_WAIT = 60.0  # seconds a message waits when every gateway is stale, before it looks again
+# Seconds a bulk message waits when every SIM has spent its bulk share of today's cap: it
+# looks again then (a SIM may have been added or its cap raised), or at local midnight,
+# when the day's counts start again, if that is sooner.
+BULK_WAIT = 15 * 60.0
+
+
+def bulk_wait(now=None) -> float:
+    """Seconds until a bulk message over the share looks again: BULK_WAIT or midnight."""
+    now = timezone.localtime(now)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return min(BULK_WAIT, (midnight - now).total_seconds() + 1)
 
 
 def number_key(e164: str) -> str:
@@ -61,10 +76,20 @@ class SmsChannel(Channel):
                 outbox_id=message.outbox_id, state=SmsDelivery.State.FAILED
             ).count()
             idempotency_key = f"{idempotency_key}:again:{failures}"
-        order, stale_left_out = send_order(to, parts, avoid=avoid)
+        # A message behind the urgent lane (a proxy answer, a bulletin) may fill only a share
+        # of each SIM's daily cap; urgent ones may use all of it.
+        bulk = message.priority > Lane.URGENT
+        share = settings.BAILANYS_SMS_BULK_SHARE if bulk else 100
+        order, stale_left_out = send_order(to, parts, avoid=avoid, share=share)
         if not order and stale_left_out:
             # Nothing is sent to a stale SIM: the message waits until one is heard from.
             raise ChannelBusy(STALE_WAIT, "every SMS gateway with capacity is stale")
+        if not order and bulk:
+            # Bulk waits for budget rather than failing: its share comes back at midnight.
+            # Only a message no SIM's share could ever hold (or a pool with none) fails.
+            pool = gateways_configured()
+            if any(parts * 100 <= gateway.daily_cap * share for gateway in pool):
+                raise ChannelBusy(bulk_wait(), "the bulk share of every SMS gateway is spent")
         if not order:
             raise ChannelError("no SMS gateway configured with capacity left today")
         soonest = None

@@ -68,9 +68,14 @@ def usable(gateway: SmsGateway) -> bool:
     return gateway.stale_since is None or probe_due(gateway)
 
 
-def send_order(to_e164: str, segments: int, *, avoid=()) -> tuple[list[SmsGateway], bool]:
+def send_order(
+    to_e164: str, segments: int, *, avoid=(), share: int = 100
+) -> tuple[list[SmsGateway], bool]:
     """Gateways that may take `segments` more parts today, best first, and whether any
     other one was left out only because it is stale.
+
+    `share`: the percent of each gateway's daily cap this message may fill (a bulk message
+    gets BAILANYS_SMS_BULK_SHARE, so the rest of the day's budget stays for urgent ones).
 
     Gateways in `avoid` (those that already failed this message) come last; then a SIM on
     the recipient's operator first (cheaper, and more likely to arrive), then the one that
@@ -82,7 +87,7 @@ def send_order(to_e164: str, segments: int, *, avoid=()) -> tuple[list[SmsGatewa
     stale_left_out = False
     for gateway in gateways_configured():
         used = sent_today(gateway)
-        if used + segments > gateway.daily_cap:
+        if (used + segments) * 100 > gateway.daily_cap * share:
             continue
         if not usable(gateway):
             stale_left_out = True
