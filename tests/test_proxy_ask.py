@@ -21,8 +21,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from bailanys.channels.sms.segments import segments
+from tests.conftest import Browser, make_account, run_cli
 from tests.conftest import outbox_drain as deliver
-from tests.conftest import run_cli
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -278,3 +278,115 @@ def test_every_proxy_reply_fits_one_sms(settings):
         for line in lines:
             assert segments(line) == 1, (language, line)
     assert segments(link(0)) == 1
+
+
+# --- Vouching by SMS -------------------------------------------------------------------
+
+VOLUNTEER_PHONE = "+77015550101"
+
+
+def register_volunteer_phone() -> None:
+    username, password, _token = make_account()
+    browser = Browser()
+    browser.login(username, password)
+    page = browser.post("/console/sms/", {"phone": VOLUNTEER_PHONE})
+    assert page.status_code == 200
+
+
+def test_a_volunteer_vouches_by_sms_and_the_number_gets_the_trusted_pool(fake_smsgate, tmp_path):
+    public = stock(tmp_path, range(3))
+    trusted = stock(tmp_path, range(200, 203), pool="trusted")
+    register_volunteer_phone()
+    friend = "+77015551234"
+    assert ask(fake_smsgate, VOLUNTEER_PHONE, "vouch 8 701 555 12 34") == [
+        said("en", "Vouched: %(number)s. It gets the trusted proxies.") % {"number": "+7701*****34"}
+    ]
+    assert ask(fake_smsgate, VOLUNTEER_PHONE, "РУЧАЮСЬ +7 701 555 12 34") == [
+        said("ru", "Already vouched: %(number)s.") % {"number": "+7701*****34"}
+    ]
+    refused = ask(fake_smsgate, VOLUNTEER_PHONE, "КЕПІЛ 12345")
+    assert len(refused) == 1 and refused[0].endswith(said("kk", "Send: VOUCH number."))
+    assert links_in(ask(fake_smsgate, friend)) == trusted
+    assert links_in(ask(fake_smsgate, new_number())) == public
+    # The volunteer's own phone asking: a requester like any other.
+    assert links_in(ask(fake_smsgate, VOLUNTEER_PHONE, "Proxy")) == public
+    assert "vouched 1" in run_cli("proxy", "list")
+
+
+def test_vouch_from_a_number_that_is_no_volunteer_vouches_nothing(fake_smsgate, tmp_path):
+    public = stock(tmp_path, range(3))
+    stock(tmp_path, range(200, 203), pool="trusted")
+    ask(fake_smsgate, new_number(), "VOUCH 87015559876")
+    assert "vouched 0" in run_cli("proxy", "list")
+    assert links_in(ask(fake_smsgate, "+77015559876")) == public
+
+
+# --- Telegram -------------------------------------------------------------------------
+
+CHAT = 5101
+
+
+def poll() -> None:
+    call_command("bot", "--once", stdout=io.StringIO())
+
+
+def bot_said(fake, chat_id: int) -> list[dict]:
+    return [m for m in fake.sent_messages() if m["chat_id"] == chat_id]
+
+
+def keyboard(message: dict) -> list[dict]:
+    markup = message.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def url_buttons(message: dict) -> set[str]:
+    return {b["url"] for b in keyboard(message) if "url" in b}
+
+
+def tme(links: set[str]) -> set[str]:
+    return {x.replace("tg://proxy?", "https://t.me/proxy?") for x in links}
+
+
+def test_proxy_in_the_bot_gives_url_buttons_and_doesnt_work_reports(fake_telegram, tmp_path):
+    fake = fake_telegram
+    pool = tme(stock(tmp_path, range(12)))
+    for user in (CHAT, CHAT + 1):
+        fake.push_message(user, "/proxy", language_code="ru")
+    poll()
+    deliver()
+    first, second = bot_said(fake, CHAT)[-1], bot_said(fake, CHAT + 1)[-1]
+    given = url_buttons(first)
+    assert len(given) == 3 and given <= pool and url_buttons(second) == given
+    assert first["text"] == said("ru", "Press a proxy to add it to Telegram.")
+    assert "secret" not in first["text"]  # the links are the buttons
+    nowork = [b["callback_data"] for b in keyboard(first) if "callback_data" in b]
+    assert nowork == ["proxy:nowork"]
+
+    fake.push_callback(CHAT, "proxy:nowork", language_code="ru")
+    poll()
+    deliver()
+    assert bot_said(fake, CHAT)[-1]["text"] == said("ru", NOTED)
+    fake.push_callback(CHAT + 1, "proxy:nowork", language_code="ru")
+    poll()
+    deliver()
+    fresh = url_buttons(bot_said(fake, CHAT + 1)[-1])
+    assert len(fresh) == 3 and fresh <= pool and not fresh & given
+    assert proxy_list()["public"]["blocked"] == 3
+
+
+def test_proxy_in_the_bot_within_three_hours(fake_telegram, tmp_path):
+    fake = fake_telegram
+    stock(tmp_path, range(3))
+    for _n in range(3):
+        fake.push_message(CHAT, "/proxy", language_code="en")
+        poll()
+        deliver()
+    texts = [m["text"] for m in bot_said(fake, CHAT)]
+    assert texts == [said("en", "Press a proxy to add it to Telegram."), too_soon("en")]
+
+
+def test_the_bot_help_names_proxy(fake_telegram):
+    fake_telegram.push_message(CHAT, "/help", language_code="en")
+    poll()
+    deliver()
+    assert "/proxy" in bot_said(fake_telegram, CHAT)[-1]["text"]
