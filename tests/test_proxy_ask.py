@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 from django.utils import translation
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from bailanys.channels.sms.segments import segments
+from bailanys.privacy.models import AuditEntry
 from tests.conftest import Browser, make_account, run_cli
 from tests.conftest import outbox_drain as deliver
 
@@ -285,18 +287,20 @@ def test_every_proxy_reply_fits_one_sms(settings):
 VOLUNTEER_PHONE = "+77015550101"
 
 
-def register_volunteer_phone() -> None:
+def register_volunteer_phone() -> str:
+    """A volunteer registers VOLUNTEER_PHONE in the console; returns their user name."""
     username, password, _token = make_account()
     browser = Browser()
     browser.login(username, password)
     page = browser.post("/console/sms/", {"phone": VOLUNTEER_PHONE})
     assert page.status_code == 200
+    return username
 
 
 def test_a_volunteer_vouches_by_sms_and_the_number_gets_the_trusted_pool(fake_smsgate, tmp_path):
     public = stock(tmp_path, range(3))
     trusted = stock(tmp_path, range(200, 203), pool="trusted")
-    register_volunteer_phone()
+    volunteer = get_user_model().objects.get(username=register_volunteer_phone())
     friend = "+77015551234"
     assert ask(fake_smsgate, VOLUNTEER_PHONE, "vouch 8 701 555 12 34") == [
         said("en", "Vouched: %(number)s. It gets the trusted proxies.") % {"number": "+7701*****34"}
@@ -311,6 +315,8 @@ def test_a_volunteer_vouches_by_sms_and_the_number_gets_the_trusted_pool(fake_sm
     # The volunteer's own phone asking: a requester like any other.
     assert links_in(ask(fake_smsgate, VOLUNTEER_PHONE, "Proxy")) == public
     assert "vouched 1" in run_cli("proxy", "list")
+    [entry] = AuditEntry.objects.filter(action="proxy.vouch")
+    assert entry.actor == f"user:{volunteer.pk}"
 
 
 def test_vouch_from_a_number_that_is_no_volunteer_vouches_nothing(fake_smsgate, tmp_path):
