@@ -151,7 +151,10 @@ def test_an_sms_only_volunteer_is_answered_in_the_language_of_their_command(
         "NEXT: a case. Then: CODE OK their words / CODE NA (no answer) / BUSY / OFF / "
         "WRONG / ESC (to a coordinator)."
     )
-    assert to(fake_smsgate, phone)[-1] == said_in(console, help_words)
+    vouch_words = "VOUCH number: it gets the trusted proxies."
+    assert to(fake_smsgate, phone)[-1] == (
+        said_in(console, help_words) + " " + said_in(console, vouch_words)
+    )
 
     sms(fake_smsgate, phone, next_word)
     deliver()

@@ -2,10 +2,11 @@
 
 The SMS channel hands over each whole text it received from a phone number as a
 TextReceived event; this decides what it means. An SMS-only volunteer's command comes
-first (bailanys.conversations.sms_volunteers), then STOP / START / HELP / SAFE / FIND
-in Russian, Kazakh or English, then an answer quoting a bridge reference (perhaps from a
-neighbour's phone), then a safe check-in ("Аманмын", "Я жив": bailanys.parsing.safe),
-then an answer to a bridge SMS, then a request.
+first (bailanys.conversations.sms_volunteers), then PROXY / NOWORK (Telegram proxies:
+bailanys.conversations.proxies), then STOP / START / HELP / SAFE / FIND in Russian,
+Kazakh or English, then an answer quoting a bridge reference (perhaps from a neighbour's
+phone), then a safe check-in ("Аманмын", "Я жив": bailanys.parsing.safe), then an answer
+to a bridge SMS, then a request.
 """
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from bailanys.channels.events import TextReceived
 from bailanys.channels.sms.adapter import sms_start, sms_stop
 from bailanys.conversations.bridge import Reply, bridge_reply, reference
+from bailanys.conversations.proxies import proxy_sms
 from bailanys.conversations.sms_volunteers import volunteer_for, volunteer_sms
 from bailanys.outbox.services import outbox_add
 from bailanys.parsing.lang import detect
@@ -77,6 +79,9 @@ def sms_received(inbound: TextReceived) -> None:
         if answer is not None:
             _say(inbound, 0, answer)
             return
+    # PROXY / NOWORK, the whole SMS: never a request ("Прокси" is no one to call).
+    if proxy_sms(inbound, text):
+        return
     words = text.strip().split()
     first = words[0].strip(".,!?:;").casefold() if words else ""
     if first in STOP_WORDS and len(words) == 1:

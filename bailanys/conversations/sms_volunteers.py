@@ -18,13 +18,17 @@ from django.utils.translation import gettext as _
 
 from bailanys import phones
 from bailanys.conversations.models import SmsVolunteer
+from bailanys.privacy.audit import actor_label
 from bailanys.privacy.crypto import blind_index
+from bailanys.proxies.services import key_for_number, proxy_vouch
 from bailanys.relay import selectors
 from bailanys.relay import services as relay
 from bailanys.relay.models import Attempt
 
 NEXT_WORDS = {"next": "en", "далее": "ru", "дальше": "ru", "келесі": "kk", "kelesi": "kk"}
 HELP_WORDS = {"help": "en", "помощь": "ru", "көмек": "kk", "komek": "kk", "?": ""}
+# VOUCH <number>: that number gets the trusted pool of proxies (docs/proxies.md).
+VOUCH_WORDS = {"vouch": "en", "ручаюсь": "ru", "кепіл": "kk", "kepil": "kk"}
 LANGUAGES = ("en", "ru", "kk")
 CODES = {
     "ok": "reached",
@@ -73,9 +77,13 @@ def volunteer_for(sender_e164: str) -> SmsVolunteer | None:
 
 
 def volunteer_help() -> str:
-    return _(
-        "NEXT: a case. Then: CODE OK their words / CODE NA (no answer) / BUSY / OFF / "
-        "WRONG / ESC (to a coordinator)."
+    return (
+        _(
+            "NEXT: a case. Then: CODE OK their words / CODE NA (no answer) / BUSY / OFF / "
+            "WRONG / ESC (to a coordinator)."
+        )
+        + " "
+        + _("VOUCH number: it gets the trusted proxies.")
     )
 
 
@@ -86,6 +94,8 @@ def volunteer_sms(volunteer: SmsVolunteer, text: str) -> str | None:
     first = words[0].strip(".,!:;").casefold() if words else ""
     first = first if first == "?" else first.rstrip("?")
     command = COMMAND_RE.match(text)
+    if first in VOUCH_WORDS and len(words) > 1:
+        return _vouch(volunteer, VOUCH_WORDS[first], text.strip()[len(words[0]) :])
     if first not in NEXT_WORDS and first not in HELP_WORDS and command is None:
         return None
     said_in = NEXT_WORDS.get(first) or HELP_WORDS.get(first) or ""
@@ -141,3 +151,22 @@ def _answer(user, first: str, command) -> str:
             return _("Case %(code)s: already saved. NEXT for another case.") % {"code": claim_id}
         return _("Case %(code)s is not yours any more. Send NEXT for another.") % {"code": claim_id}
     return _("Saved. Thank you. NEXT for another case.")
+
+
+def _vouch(volunteer: SmsVolunteer, said_in: str, raw: str) -> str:
+    """VOUCH <number> (РУЧАЮСЬ, КЕПІЛ): the volunteer knows this person; the number gets
+    the trusted pool of proxies."""
+    if said_in != volunteer.language:
+        SmsVolunteer.objects.filter(pk=volunteer.pk).update(language=said_in)
+    with translation.override(said_in):
+        if not volunteer.user.is_active:
+            return _("Your volunteer account is not active.")
+        try:
+            # Any number that can have Telegram: no refusal of paid or service kinds.
+            number = phones.normalize(raw, any_type=True)
+        except phones.InvalidPhone as exc:
+            return str(exc) + " " + _("Send: VOUCH number.")
+        masked = phones.masked(number, plain=True)
+        if not proxy_vouch(key_for_number(number), actor=actor_label(volunteer.user)):
+            return _("Already vouched: %(number)s.") % {"number": masked}
+        return _("Vouched: %(number)s. It gets the trusted proxies.") % {"number": masked}

@@ -289,7 +289,11 @@ def chat_by_hand(port: int) -> None:
             for message in sent[shown:]:
                 markup = message.get("reply_markup") or {}
                 rows = markup.get("inline_keyboard", [])
-                keys = " ".join(f"[{b['text']} -> {b['callback_data']}]" for r in rows for b in r)
+                keys = " ".join(
+                    f"[{b['text']} -> {b.get('callback_data') or b.get('url')}]"
+                    for r in rows
+                    for b in r
+                )
                 print(
                     f"\nbot -> {message['chat_id']}: {message['text']}"
                     + (f"\n  {keys}" if keys else "")

@@ -40,6 +40,25 @@ def _chat_bucket(chat_id: int) -> tuple[str, float]:
     return f"telegram:chat:{chat_key(chat_id)[:40]}", ms / 1000
 
 
+def _link_buttons(body: str, options: dict) -> tuple[str, list | None]:
+    """The text and buttons to send. With options["link_buttons"] (labels), the body's
+    lines that are http(s) links leave the text and become URL buttons, one a row, before
+    the other buttons: the links are personal-grade secrets (proxies), kept in the sealed
+    body and never in the options, which are stored in clear."""
+    buttons = options.get("buttons")
+    labels = options.get("link_buttons")
+    if not labels:
+        return body, buttons
+    lines = body.split("\n")
+    links = [line for line in lines if line.startswith(("https://", "http://"))]
+    if len(links) != len(labels):
+        return body, buttons  # not what was meant: send the links as text
+    text = "\n".join(line for line in lines if line not in links)
+    return text or body, [[(label, link)] for label, link in zip(labels, links, strict=True)] + (
+        buttons or []
+    )
+
+
 class TelegramChannel(Channel):
     code = "telegram"
 
@@ -54,11 +73,12 @@ class TelegramChannel(Channel):
             max_wait=MAX_WAIT,
         )
         options = message.options or {}
+        text, buttons = _link_buttons(message.body, options)
         try:
             sent = api.client().send_message(
                 chat_id,
-                message.body,
-                buttons=options.get("buttons"),
+                text,
+                buttons=buttons,
                 reply_to=options.get("reply_to"),
             )
         except api.TooFast as exc:

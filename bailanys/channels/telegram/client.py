@@ -55,13 +55,17 @@ def _seconds(value) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    if data.startswith(("https://", "http://")):
+        return InlineKeyboardButton(label, url=data)  # opens the link (a t.me/proxy one)
+    return InlineKeyboardButton(label, callback_data=data)
+
+
 def keyboard(rows: list[list[tuple[str, str]]] | None) -> InlineKeyboardMarkup | None:
-    """Inline buttons from [[(label, callback data), …], …]."""
+    """Inline buttons from [[(label, callback data or an http(s) URL), …], …]."""
     if not rows:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
-    )
+    return InlineKeyboardMarkup([[_button(label, data) for label, data in row] for row in rows])
 
 
 class Client:

@@ -17,6 +17,7 @@ from telegram import Update
 from bailanys import phones
 from bailanys.channels.events import UpdateReceived
 from bailanys.channels.models import TelegramChat
+from bailanys.conversations.proxies import BUTTON_NOWORK, proxy_telegram
 from bailanys.conversations.telegram.groups import group_post
 from bailanys.conversations.telegram.turn import (
     CHANNEL,
@@ -56,7 +57,7 @@ def _dispatch(update: Update) -> dict | None:
         )
         turn = Turn(update.update_id, chat)
         with translation.override(chat.language):
-            _on_button(turn, query.data or "", query.from_user.first_name or "")
+            _on_button(turn, query.data or "", query.from_user)
         chat.save()
         return _answer(query.id)
     message = update.message
@@ -118,6 +119,7 @@ def _help() -> str:
             _("/status: your requests and what happened"),
             _("/cancel: take a request back"),
             _("/language: English, русский, қазақша"),
+            _("/proxy: a proxy, if Telegram is blocked where you are"),
             "",
             relay.never_money_line(),
         ]
@@ -126,6 +128,10 @@ def _help() -> str:
 
 def cmd_start(turn: Turn, arg: str, message) -> None:
     turn.say(_help())
+
+
+def cmd_proxy(turn: Turn, arg: str, message) -> None:
+    proxy_telegram(turn, message.from_user.id, report=False)
 
 
 def cmd_language(turn: Turn, arg: str, message) -> None:
@@ -291,9 +297,13 @@ def _free_text(turn: Turn, text: str) -> None:
     )
 
 
-def _on_button(turn: Turn, data: str, first_name: str) -> None:
+def _on_button(turn: Turn, data: str, user) -> None:
     name, _sep, value = data.partition(":")
     chat = turn.chat
+    first_name = user.first_name or ""
+    if data == BUTTON_NOWORK:
+        proxy_telegram(turn, user.id, report=True)
+        return
     if name == "lang" and value in LANGUAGE_NAMES:
         chat.language = value
         with translation.override(value):
@@ -406,6 +416,7 @@ COMMANDS = {
     "next": cmd_next,
     "release": cmd_release,
     "skip": cmd_skip,
+    "proxy": cmd_proxy,
 }
 STEPS = {
     "phone": step_phone,
