@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from bailanys.outbox.models import Lane
 from bailanys.outbox.services import outbox_add
 from bailanys.proxies.services import (
     Answer,
@@ -71,8 +72,16 @@ def proxy_keyword(text: str) -> tuple[str, str] | None:
 
 
 def _queue(*, channel: str, address: str, body: str, key: str, options=None) -> None:
-    """The one place a proxy answer is written: the outbox (the BULK lane, once it exists)."""
-    outbox_add(channel=channel, address=address, body=body, idempotency_key=key, options=options)
+    """The one place a proxy answer is written: the outbox's bulk lane, behind relay
+    notifications and check-in replies, within each SIM's bulk share of its daily cap."""
+    outbox_add(
+        channel=channel,
+        address=address,
+        body=body,
+        idempotency_key=key,
+        options=options,
+        priority=Lane.BULK,
+    )
 
 
 # --- What we say -------------------------------------------------------------------
