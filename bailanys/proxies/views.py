@@ -11,8 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -98,7 +97,7 @@ def _page(request: HttpRequest, *, vouch=None, release=None, status: int = 200) 
 def coordinate(request: HttpRequest) -> HttpResponse:
     """/coordinate/proxies/: the pool in counts, waves from the reserve, the switch, vouching."""
     if not request.user.is_coordinator:
-        raise PermissionDenied
+        raise Http404  # as every coordinator page: a volunteer is not told it exists
     if request.method in ("GET", "HEAD"):
         return _page(request)
     if request.method != "POST":
