@@ -60,7 +60,8 @@ def volunteer() -> Browser:
 
 
 def pool_row(page: str, pool: str) -> list[int]:
-    """The counts of one pool's row: stocked, active, suspect, blocked, retired, down, stock."""
+    """The counts of one pool's row: stocked, active, suspect, blocked, retired, down, stock
+    (not for the reserve)."""
     row = re.search(rf'<tr data-pool="{pool}">(.*?)</tr>', page, re.S)
     assert row, f"no row for the {pool} pool"
     return [int(n) for n in re.findall(r"<td[^>]*>(\d+)</td>", row.group(1))]
@@ -88,7 +89,7 @@ def test_the_coordinator_page_counts_the_pool_and_warns_of_a_low_stock(tmp_path)
     # stocked, active, suspect, blocked, retired, down, in stock
     assert pool_row(page, "public") == [4, 0, 0, 0, 0, 0, 4]
     assert pool_row(page, "trusted") == [2, 0, 0, 0, 0, 0, 2]
-    assert pool_row(page, "reserved") == [5, 0, 0, 0, 0, 0, 0]
+    assert pool_row(page, "reserved") == [5, 0, 0, 0, 0, 0]  # its stock is what is kept back
     assert "5 reserved proxies are kept back." in page
     # Two trusted proxies are less than one bucket of three; four public ones are not.
     assert "The Trusted pool has 2 proxies in stock" in page
@@ -141,6 +142,7 @@ def test_a_wave_moves_reserved_proxies_to_the_public_pool(tmp_path):
     assert listed("public")[0] == 3 and listed("reserved")[0] == 2
     assert pool_row(page, "public")[-1] == 3
     assert "2 reserved proxies are kept back." in page
+    assert "fewer than one bucket" not in page, "an unused trusted pool is no worry"
     assert "proxy.release (3 to public)" in text(boss.get("/console/audit/"))
     # Released: handed out now.
     assert proxies_ask(key_for_number(E164), channel="sms").outcome == "links"
@@ -149,7 +151,9 @@ def test_a_wave_moves_reserved_proxies_to_the_public_pool(tmp_path):
 @pytest.mark.django_db
 def test_a_bad_wave_is_refused_next_to_its_field_and_an_empty_reserve_is_said(tmp_path):
     boss = coordinator()
-    boss.get("/coordinate/proxies/")
+    page = text(boss.get("/coordinate/proxies/"))
+    assert "The Public pool has 0 proxies in stock, fewer than one bucket (3)" in page
+    assert "The Trusted pool has" not in page
     response = boss.post("/coordinate/proxies/", {"action": "release", "count": "0"})
     assert response.status_code == 422
     field = re.search(r'<div class="field invalid">(.*?)</div>', html(response), re.S)

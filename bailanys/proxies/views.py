@@ -64,10 +64,20 @@ def _days(overview: dict) -> list[dict]:
     return rows
 
 
+def _stock_low(row: dict, overview: dict, size: int) -> bool:
+    """Fewer than one bucket in stock. Not for the reserve (never handed out as it is), nor
+    for a trusted pool nobody uses (vouched numbers fall back to the public pool)."""
+    if row["stock"] >= size or row["pool"] == Pool.RESERVED:
+        return False
+    if row["pool"] == Pool.TRUSTED:
+        return bool(overview["vouched"] or any(row["states"].values()))
+    return True
+
+
 def _page(request: HttpRequest, *, vouch=None, release=None, status: int = 200) -> HttpResponse:
     overview = proxies_overview(days=DAYS)
     size = settings.BAILANYS_PROXY_BUCKET_SIZE
-    low = [row for row in overview["pools"] if row["pool"] != Pool.RESERVED and row["stock"] < size]
+    low = [row for row in overview["pools"] if _stock_low(row, overview, size)]
     reserve = next(row for row in overview["pools"] if row["pool"] == Pool.RESERVED)
     response = render(
         request,
