@@ -11,7 +11,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -111,7 +117,7 @@ def coordinate(request: HttpRequest) -> HttpResponse:
     if request.method in ("GET", "HEAD"):
         return _page(request)
     if request.method != "POST":
-        return HttpResponseBadRequest()
+        return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
     action = request.POST.get("action", "")
     actor = actor_label(request.user)
     if action == "vouch":
