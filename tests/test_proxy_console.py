@@ -144,6 +144,11 @@ def test_a_wave_moves_reserved_proxies_to_the_public_pool(tmp_path):
     assert "2 reserved proxies are kept back." in page
     assert "fewer than one bucket" not in page, "an unused trusted pool is no worry"
     assert "proxy.release (3 to public)" in text(boss.get("/console/audit/"))
+    response = boss.post(
+        "/coordinate/proxies/", {"action": "release", "count": "1", "to": "trusted"}, follow=True
+    )
+    assert "1 reserved proxy released to the Trusted pool." in text(response)
+    assert listed("trusted")[0] == 1 and listed("reserved")[0] == 1
     # Released: handed out now.
     assert proxies_ask(key_for_number(E164), channel="sms").outcome == "links"
 

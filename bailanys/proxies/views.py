@@ -21,6 +21,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bailanys import phones
 from bailanys.privacy.audit import actor_label
@@ -133,7 +134,11 @@ def coordinate(request: HttpRequest) -> HttpResponse:
         if released:
             messages.success(
                 request,
-                _("%(n)d reserved proxies released to the %(pool)s pool.")
+                ngettext(
+                    "%(n)d reserved proxy released to the %(pool)s pool.",
+                    "%(n)d reserved proxies released to the %(pool)s pool.",
+                    released,
+                )
                 % {"n": released, "pool": Pool(to).label},
             )
         else:
