@@ -10,6 +10,7 @@ from ninja.parser import Parser
 from bailanys.middleware import unreadable_detail
 from bailanys.privacy.crypto import DecryptionError
 from bailanys.privacy.ratelimit import Throttled
+from bailanys.proxies.api import router as proxies_router
 from bailanys.relay.api import router as relay_router
 from bailanys.relay.services import InputError
 
@@ -115,3 +116,4 @@ def on_database_busy(request: HttpRequest, exc: Exception):
 
 
 api.add_router("/", relay_router)
+api.add_router("/", proxies_router)

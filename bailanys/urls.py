@@ -23,6 +23,7 @@ urlpatterns = [
     path("console/review/", include("bailanys.parsing.urls")),
     path("", include("bailanys.channels.urls")),
     path("", include("bailanys.relay.urls")),
+    path("", include("bailanys.proxies.urls")),
 ]
 
 if settings.BAILANYS_BENCH_ENDPOINTS:  # bench/intake_load.py only, never in production

@@ -166,6 +166,19 @@ class Phone:
         assert hosts == {own}, f"loaded from another host: {sorted(hosts - {own})}"
 
 
+def small_phone_coordinator(chromium, live_server, language: str) -> "Phone":
+    """A new coordinator logged in (both steps) on a 360-px phone in `language`."""
+    name, password, _ = make_account("coordinator")
+    phone = Phone(chromium, live_server)
+    phone.page.set_viewport_size({"width": 360, "height": 740})
+    phone.page.context.add_cookies(
+        [{"name": "django_language", "value": language, "url": phone.base}]
+    )
+    phone.log_in(name, password, lands_on="/accounts/2fa/setup/")
+    phone.pass_two_factor_setup()
+    return phone
+
+
 def two_requests() -> None:
     """Two families ask through the public API; the older request is the first case."""
     api = Api()
@@ -260,13 +273,8 @@ def test_the_coordinator_sees_who_could_not_be_told_on_a_small_phone(
     row = outcome_sms(fake_smsgate)
     assert fail(fake_smsgate, row) == "failed"
 
-    name, password, _ = make_account("coordinator")
-    phone = Phone(chromium, live_server)
+    phone = small_phone_coordinator(chromium, live_server, language)
     page = phone.page
-    page.set_viewport_size({"width": 360, "height": 740})
-    page.context.add_cookies([{"name": "django_language", "value": language, "url": phone.base}])
-    phone.log_in(name, password, lands_on="/accounts/2fa/setup/")
-    phone.pass_two_factor_setup()
     page.goto("/console/coordinator/")
     untold = page.locator("#untold")
     expect(untold).to_be_visible()
@@ -304,4 +312,25 @@ def test_a_volunteers_sms_phone_form_shows_its_error_on_a_small_phone(
     assert re.search(r"[\u0400-\u04ff]{3}", error.inner_text()), "not translated (Cyrillic)"
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(page, f"sms-phone-error-{language}.png")
+    phone.assert_nothing_from_elsewhere()
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_the_proxies_page_fits_a_small_phone_and_shows_a_vouch_error(
+    chromium, live_server, language
+):
+    """/coordinate/proxies/ in the page's language at 360 px: the pool's tables scroll by
+    themselves, and a number that is not a phone is refused next to its field."""
+    phone = small_phone_coordinator(chromium, live_server, language)
+    page = phone.page
+    page.goto("/coordinate/proxies/")
+    expect(page.locator("#pool table")).to_be_visible()
+    vouch = page.locator("#vouch")
+    vouch.locator("input[name=phone]").fill("12")
+    vouch.locator("button").tap()
+    error = page.locator("#vouch .field.invalid p.error")
+    expect(error).to_be_visible()
+    assert re.search(r"[\u0400-\u04ff]{3}", error.inner_text()), "not translated (Cyrillic)"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, f"proxies-vouch-error-{language}.png")
     phone.assert_nothing_from_elsewhere()

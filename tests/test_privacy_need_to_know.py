@@ -240,6 +240,11 @@ EXPECTED = {
     "console/sms/": expect({200}, {422}, anon_get={LOGIN}, anon_post={LOGIN}),
     # Gateway health is for coordinators: a volunteer is not told the page exists.
     "console/sms/gateways/": PERSONAL_PAGE,
+    # The proxies in counts, waves, the switch: for coordinators, a volunteer is not told.
+    "coordinate/proxies/": PERSONAL_PAGE,
+    # Any volunteer may vouch for a number; an empty POST is refused with a reason.
+    "proxies/vouch/": expect({200}, {422}, anon_get={LOGIN}, anon_post={LOGIN}),
+    "api/v1/proxies/vouch": expect({405}, {422}, anon_post={401}),
 }
 # A valid body, so that what answers is the permission check and not validation.
 POST_BODIES = {

@@ -63,12 +63,14 @@ def sms_webhook(built) -> int:
 
 def seal_a_row_of_every_kind(fake_smsgate) -> None:
     """Requests, cases, calls, notices, a broadcast, an SMS, a gateway, a Telegram chat,
-    a volunteer's SMS phone and a post, each made the way people make them."""
+    a volunteer's SMS phone, a post and a proxy, each made the way people make them."""
     name, password, token = make_account("coordinator")
     boss = Browser()
     login_coordinator(boss, name, password)
     boss.post("/console/broadcast/", {"text": "Shift change at 18:00."})
     boss.post("/console/sms/", {"phone": "+77015550000"})
+    secret = "ab" * 16
+    call_command("proxy", "add", f"tg://proxy?server=198.51.100.1&port=443&secret={secret}")
     created = submit(Api(), kind="welfare_check", message="")
     volunteer = Api(token)
     claim = volunteer.post("/claims").json()

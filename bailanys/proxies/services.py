@@ -513,6 +513,13 @@ def proxies_overview(*, days: int = 7) -> dict:
                 "down": Proxy.objects.filter(pool=pool, down_since__isnull=False)
                 .exclude(state__in=(Proxy.State.BLOCKED, Proxy.State.RETIRED))
                 .count(),
+                # What new buckets can be made of (as _bucket_join takes it): stocked, not
+                # down, and for the reserve only what was released.
+                "stock": Proxy.objects.filter(
+                    pool=pool, state=Proxy.State.STOCKED, down_since__isnull=True
+                )
+                .filter(Q(released_at__isnull=False) | ~Q(pool=Pool.RESERVED))
+                .count(),
             }
             for pool in Pool.values
         ],

@@ -20,6 +20,7 @@ from bailanys.conversations.bridge import bridges_sweep
 from bailanys.outbox.services import outbox_send_due
 from bailanys.privacy.ratelimit import rate_counters_expire
 from bailanys.privacy.services import retention_purge
+from bailanys.proxies.services import proxies_check
 from bailanys.relay.services import claims_expire
 
 logger = logging.getLogger("bailanys.worker")
@@ -45,8 +46,47 @@ def sweep(*, purge: bool) -> None:
             rate_counters_expire()
     except Exception:
         logger.exception("sweep failed; it runs again shortly")
+    try:
+        proxies_health()
+    except Exception:
+        logger.exception("proxy health check failed; it runs again shortly")
     finally:
         close_old_connections()
+
+
+# How often the sweep looks for proxies due a health check (each proxy is checked every
+# BAILANYS_PROXY_CHECK_SECONDS): a proxy is checked at most this much late.
+PROXY_LOOK_SECONDS = 30
+_proxies_looked_at = None  # when this worker last looked (its own clock, the sweep's thread)
+
+
+def proxies_health(now=None) -> dict[str, int] | None:
+    """Check the proxies due for it; None when it was not time to look.
+
+    The sweep runs every second or so: between looks this is no query at all, and a look
+    that finds nothing due is one query and no network.
+    """
+    global _proxies_looked_at
+    now = now or timezone.now()
+    gap = timedelta(seconds=min(settings.BAILANYS_PROXY_CHECK_SECONDS, PROXY_LOOK_SECONDS))
+    last = _proxies_looked_at
+    if last is not None and last <= now < last + gap:  # (a clock set back looks again)
+        return None
+    counts = proxies_check(now=now, limit=PROXY_CHECK_BATCH)
+    # A full batch may have left others due: look again at the next sweep.
+    _proxies_looked_at = None if counts["checked"] >= PROXY_CHECK_BATCH else now
+    if counts["checked"]:
+        logger.info(
+            "proxies checked: %d, failed %d, newly down %d, back up %d",
+            counts["checked"],
+            counts["failed"],
+            counts["down"],
+            counts["up"],
+        )
+    return counts
+
+
+PROXY_CHECK_BATCH = 200
 
 
 # Finished background tasks leave a row each (thousands an hour under load); the outbox,
