@@ -367,6 +367,9 @@ BAILANYS_PROXY_MAX_SUSPICION = env_int("BAILANYS_PROXY_MAX_SUSPICION", 33, minim
 # The worker checks every stocked and active proxy this often (a TCP connect, and a TLS
 # handshake for fake-TLS secrets); 3 failures in a row mark it down.
 BAILANYS_PROXY_CHECK_SECONDS = env_int("BAILANYS_PROXY_CHECK_SECONDS", 300, minimum=10)
+# Numbers one account may vouch for (COUNT/SECONDS): vouching shows the trusted pool, so a
+# volunteer who turned could otherwise collect it one number at a time.
+BAILANYS_PROXY_VOUCH_LIMIT = env_limit("BAILANYS_PROXY_VOUCH_LIMIT", "20/86400")
 # Requesters who asked nothing for this many days are forgotten (and their reports).
 BAILANYS_PROXY_REQUESTER_DAYS = env_int("BAILANYS_PROXY_REQUESTER_DAYS", 90, minimum=1)
 

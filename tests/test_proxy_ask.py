@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 from django.utils import translation
@@ -317,6 +318,16 @@ def test_a_volunteer_vouches_by_sms_and_the_number_gets_the_trusted_pool(fake_sm
     assert "vouched 1" in run_cli("proxy", "list")
     [entry] = AuditEntry.objects.filter(action="proxy.vouch")
     assert entry.actor == f"user:{volunteer.pk}"
+
+
+def test_a_volunteer_past_the_vouch_limit_is_told_by_sms(fake_smsgate, settings):
+    cache.clear()  # with REDIS_URL, counters outlive other tests' databases
+    settings.BAILANYS_PROXY_VOUCH_LIMIT = "1/86400"
+    register_volunteer_phone()
+    ask(fake_smsgate, VOLUNTEER_PHONE, "VOUCH +77015551201")
+    refused = ask(fake_smsgate, VOLUNTEER_PHONE, "ручаюсь +77015551202")
+    assert refused == [said("ru", "You have vouched for many numbers today. Try again tomorrow.")]
+    assert "vouched 1" in run_cli("proxy", "list")
 
 
 def test_vouch_from_a_number_that_is_no_volunteer_vouches_nothing(fake_smsgate, tmp_path):

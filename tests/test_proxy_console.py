@@ -14,6 +14,7 @@ from html import unescape
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.utils import timezone
 
 from bailanys.proxies.services import Outcome, key_for_number, proxies_ask
@@ -265,6 +266,30 @@ def test_the_api_vouches_for_a_volunteer():
     boss = coordinator()
     assert text(boss.get("/console/audit/")).count("proxy.vouch") == 1
     assert re.search(r'<dd id="vouched">1</dd>', text(boss.get("/coordinate/proxies/")))
+
+
+@pytest.mark.django_db
+def test_one_account_vouches_for_a_limited_number_of_numbers(settings):
+    """Vouching shows the trusted pool: an account past the limit is refused, on the page and
+    in the API, and the refused number is not vouched for."""
+    cache.clear()  # with REDIS_URL, counters outlive other tests' databases
+    settings.BAILANYS_PROXY_VOUCH_LIMIT = "2/86400"
+    person = volunteer()
+    for number in ("+77051112201", "+77051112202"):
+        assert person.post("/proxies/vouch/", {"phone": number}).status_code == 302
+    refused = person.post("/proxies/vouch/", {"phone": "+77051112203"})
+    assert refused.status_code == 422
+    assert "You have vouched for many numbers today." in text(refused)
+    # The same number again is no new vouch: it is answered, not counted.
+    again = person.post("/proxies/vouch/", {"phone": "+77051112201"}, follow=True)
+    assert "was already vouched for" in text(again)
+    _name, _password, token = make_account()
+    api = Api(token)
+    assert api.post("/proxies/vouch", {"phone": "+77051112204"}).status_code == 200
+    assert api.post("/proxies/vouch", {"phone": "+77051112205"}).status_code == 200
+    assert api.post("/proxies/vouch", {"phone": "+77051112206"}).status_code == 429
+    page = text(coordinator().get("/coordinate/proxies/"))
+    assert re.search(r'<dd id="vouched">4</dd>', page)
 
 
 # --- Health ---------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from bailanys import phones
 from bailanys.conversations.models import SmsVolunteer
 from bailanys.privacy.audit import actor_label
 from bailanys.privacy.crypto import blind_index
-from bailanys.proxies.services import key_for_number, proxy_vouch
+from bailanys.privacy.ratelimit import Throttled
+from bailanys.proxies.services import key_for_number, proxy_vouch, too_many_vouches
 from bailanys.relay import selectors
 from bailanys.relay import services as relay
 from bailanys.relay.models import Attempt
@@ -167,6 +168,10 @@ def _vouch(volunteer: SmsVolunteer, said_in: str, raw: str) -> str:
         except phones.InvalidPhone as exc:
             return str(exc) + " " + _("Send: VOUCH number.")
         masked = phones.masked(number, plain=True)
-        if not proxy_vouch(key_for_number(number), actor=actor_label(volunteer.user)):
+        try:
+            new = proxy_vouch(key_for_number(number), actor=actor_label(volunteer.user))
+        except Throttled:
+            return too_many_vouches()
+        if not new:
             return _("Already vouched: %(number)s.") % {"number": masked}
         return _("Vouched: %(number)s. It gets the trusted proxies.") % {"number": masked}

@@ -16,9 +16,11 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bailanys.privacy.audit import audit_record
 from bailanys.privacy.crypto import blind_index
+from bailanys.privacy.ratelimit import Limit, rate_limit_hit
 from bailanys.proxies.links import LinkError, ProxyLink, parse_link
 from bailanys.proxies.models import (
     Bucket,
@@ -391,11 +393,17 @@ def proxy_retire(proxy: Proxy, *, actor: str, request=None) -> None:
 
 def proxy_vouch(key: str, *, actor: str, request=None) -> bool:
     """A volunteer or coordinator vouches for a number: it gets the trusted pool. Returns
-    False when it was already vouched for."""
+    False when it was already vouched for; Throttled past BAILANYS_PROXY_VOUCH_LIMIT
+    numbers for one account."""
     with transaction.atomic():
         requester = _requester(key)
         if requester.vouched_at is not None:
             return False
+        rate_limit_hit(
+            scope="proxy-vouch",
+            source=actor,
+            limit=Limit.parse(settings.BAILANYS_PROXY_VOUCH_LIMIT),
+        )
         requester.vouched_at = timezone.now()
         requester.save(update_fields=["vouched_at"])
         audit_record(
@@ -406,6 +414,11 @@ def proxy_vouch(key: str, *, actor: str, request=None) -> bool:
             request=request,
         )
     return True
+
+
+def too_many_vouches() -> str:
+    """What an account past BAILANYS_PROXY_VOUCH_LIMIT is told."""
+    return _("You have vouched for many numbers today. Try again tomorrow.")
 
 
 def proxies_release(count: int, *, to: str, actor: str, request=None) -> int:

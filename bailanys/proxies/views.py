@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 
 from bailanys import phones
 from bailanys.privacy.audit import actor_label
+from bailanys.privacy.ratelimit import Throttled
 from bailanys.proxies.forms import ReleaseForm, VouchForm
 from bailanys.proxies.models import Pool, Proxy, ProxyEvent
 from bailanys.proxies.services import (
@@ -33,6 +34,7 @@ from bailanys.proxies.services import (
     proxies_release,
     proxy_vouch,
     shutdown_set,
+    too_many_vouches,
 )
 
 DAYS = 7
@@ -53,7 +55,11 @@ def _vouch(request: HttpRequest, form: VouchForm) -> bool:
     if not form.is_valid():
         return False
     e164 = form.cleaned_data["phone"]
-    new = proxy_vouch(key_for_number(e164), actor=actor_label(request.user), request=request)
+    try:
+        new = proxy_vouch(key_for_number(e164), actor=actor_label(request.user), request=request)
+    except Throttled:
+        form.add_error("phone", too_many_vouches())
+        return False
     messages.success(request, vouched_message(e164, new=new))
     return True
 
