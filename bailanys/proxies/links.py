@@ -176,6 +176,7 @@ def parse_link(text: str) -> ProxyLink:
         raise LinkError("the link's parameters cannot be read") from None
     params: dict[str, str] = {}
     for key, value in pairs:
+        key = key.lower()  # a link written in capitals (SERVER=…) is the same link
         if key in params:
             # Only a known name is repeated back: an unknown one may be a pasted secret.
             named = f" {key!r}" if key in _PARAMS else ""
