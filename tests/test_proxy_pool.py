@@ -12,6 +12,7 @@ import io
 import ipaddress
 import subprocess
 import sys
+from datetime import UTC
 from urllib.parse import quote
 
 import pytest
@@ -641,3 +642,238 @@ def test_list_never_shows_an_address_or_a_secret():
     for n in range(3):
         assert secret(n) not in listed and f"p{n}.proxy.example" not in listed
     assert "requesters 1 (vouched 0)" in listed
+
+
+# --- Privacy: no address, secret or password in logs or at rest (the canary test) ----------
+
+PHONE = "+77019998877"
+PHONE_FORMS = ("+77019998877", "87019998877", "77019998877", "7019998877", "701 999 88 77")
+CANARY_SECRETS = [secret("canary-a"), "dd" + secret("canary-b"), secret("canary-c")]
+SNI = "zqcanary-sni.example"
+CANARY_TLS = "ee" + secret("canary-d") + SNI.encode().hex()
+SOCKS_USER, SOCKS_PASSWORD = "zqcanaryuser", "Zq-Socks-Pass-Canary-51"
+CANARY_LINKS = [
+    f"tg://proxy?server=zqcanary-p1.example.net&port=4431&secret={CANARY_SECRETS[0]}",
+    f"https://t.me/proxy?server=203.0.113.77&port=4432&secret={CANARY_SECRETS[1]}",
+    f"tg://proxy?server=[2001:db8::77]&port=4433&secret={CANARY_SECRETS[2]}",
+    f"tg://proxy?server=zqcanary-p4.example.net&port=4434&secret={CANARY_TLS}",
+    f"tg://socks?server=zqcanary-socks.example.net&port=4435&user={SOCKS_USER}"
+    f"&pass={SOCKS_PASSWORD}",
+]
+# A refused line: its secret and server must not be repeated in the reason either.
+BAD_SECRET = secret("canary-bad")[:30]
+BAD_LINE = f"tg://proxy?server=zqcanary-bad.example.net&port=4436&secret={BAD_SECRET}"
+PROXY_CANARIES = (
+    *CANARY_SECRETS,
+    CANARY_TLS,
+    *(s[2:] if s.startswith(("dd", "ee")) else s for s in (CANARY_SECRETS[1], CANARY_TLS)),
+    BAD_SECRET,
+    "zqcanary",  # every server name, the SNI domain and the SOCKS user hold it
+    "203.0.113.77",
+    "2001:db8::77",
+    "2001%3adb8%3a%3a77",
+    SOCKS_PASSWORD,
+    *PHONE_FORMS,
+)
+
+
+class FakeProbe:
+    """bailanys.proxies.probe as proxies_check imports it: every proxy refuses."""
+
+    def __init__(self):
+        self.targets = []
+
+    def probe_many(self, targets, *, timeout):
+        targets = list(targets)
+        self.targets += targets
+        return {key: "refused" for key, _host, _port, _sni in targets}
+
+
+@pytest.fixture
+def fake_probe(monkeypatch):
+    import types
+
+    fake = FakeProbe()
+    module = types.ModuleType("bailanys.proxies.probe")
+    module.probe_many = fake.probe_many
+    monkeypatch.setitem(sys.modules, "bailanys.proxies.probe", module)
+    return fake
+
+
+def drive_the_pool(tmp_path, fake_probe) -> str:
+    """Import, ask, report, check, block, retire, list: what the CLI printed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bailanys.proxies.services import proxies_check, proxies_report, proxy_vouch
+
+    printed = []
+    path = tmp_path / "canary-proxies.txt"
+    path.write_text("\n".join([*CANARY_LINKS[:4], BAD_LINE]) + "\n")
+    printed.append(refused("import", str(path)))
+    printed.append("".join(proxy("add", CANARY_LINKS[4])))
+    printed.append(
+        "".join(proxy("add", CANARY_LINKS[0].upper().replace("TG://PROXY", "tg://proxy")))
+    )
+
+    sms, bot = key_for_number(PHONE), key_for_telegram(770077)
+    proxy_vouch(key_for_number("+77019998800"), actor="cli")
+    first = proxies_ask(sms, channel="sms")
+    assert first.outcome == Outcome.LINKS
+    # Positive control: the canaries really went in and come out to the requester.
+    assert "zqcanary-p1.example.net" in " ".join(link.tg_url() for link in first.links)
+    assert proxies_ask(bot, channel="telegram").links == first.links, "the same bucket"
+    assert proxies_ask(sms, channel="sms").outcome == Outcome.TOO_SOON
+    proxies_report(sms, channel="sms")
+    proxies_report(bot, channel="telegram")  # two reporters: suspect, both moved
+    now = timezone.now()
+    for n in range(3):  # three failed checks in a row: down
+        proxies_check(now=now + timedelta(hours=n + 1))
+    assert {(host, port) for _key, host, port, _sni in fake_probe.targets} >= {
+        ("zqcanary-p4.example.net", 4434)
+    }
+    assert SNI in {sni for *_rest, sni in fake_probe.targets}, "the fake-TLS domain as SNI"
+    printed.append("".join(proxy("block", CANARY_LINKS[2])))
+    printed.append("".join(proxy("retire", CANARY_LINKS[3])))
+    printed.append(refused("block", BAD_LINE))
+    printed.append(proxy("list")[0])
+    return "\n".join(printed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pool_logs_no_address_secret_or_number_and_sends_the_database_only_ciphertext(
+    tmp_path, caplog, fake_probe
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.helpers import capture_everything, hits_in, log_text
+
+    capture_everything(caplog)
+    with CaptureQueriesContext(connection) as queries:
+        printed = drive_the_pool(tmp_path, fake_probe)
+    sql = "\n".join(q["sql"] for q in queries.captured_queries).encode()
+    assert len(queries.captured_queries) > 50, "the queries were captured"
+    assert "is down" in caplog.text and "is suspect" in caplog.text, "logging was captured"
+    assert "line 5: the secret is not 32 hex characters" in printed, "the bad line was reported"
+    assert hits_in(sql, PROXY_CANARIES) == []
+    assert hits_in(log_text(caplog), PROXY_CANARIES) == []
+    assert hits_in(printed.encode(), PROXY_CANARIES) == []
+
+
+@pytest.mark.subprocess
+def test_the_pool_leaves_no_address_secret_or_number_in_the_sqlite_files(
+    tmp_path, tmp_path_factory
+):
+    """The real command line on SQLite: every file of the data directory, and what the
+    processes printed at DEBUG, hold no proxy canary and no requester's number."""
+    from tests.helpers import hits_in
+
+    data_dir = migrated_sqlite(tmp_path_factory, tmp_path / "data")
+    env = child_env(data_dir, BAILANYS_LOG_LEVEL="DEBUG")
+    outputs = []
+
+    def run(*args: str, ok: bool = True) -> str:
+        done = subprocess.run(
+            [bailanys_executable(), *args], env=env, capture_output=True, timeout=120, check=False
+        )
+        outputs.append(done.stdout + done.stderr)
+        assert (done.returncode == 0) == ok, (done.stdout + done.stderr).decode(errors="replace")
+        return done.stdout.decode()
+
+    path = tmp_path / "canary-proxies.txt"
+    path.write_text("\n".join([*CANARY_LINKS[:4], BAD_LINE]) + "\n")
+    run("proxy", "import", str(path), ok=False)
+    run("proxy", "add", CANARY_LINKS[4])
+    script = f"""
+import sys, types
+from datetime import timedelta
+from django.utils import timezone
+from bailanys.proxies import services as s
+fake = types.ModuleType("bailanys.proxies.probe")
+fake.probe_many = lambda targets, timeout: {{t[0]: "refused" for t in targets}}
+sys.modules["bailanys.proxies.probe"] = fake
+sms, bot = s.key_for_number("{PHONE}"), s.key_for_telegram(770077)
+s.proxy_vouch(sms, actor="cli")
+first = s.proxies_ask(sms, channel="sms")
+print("asked", first.outcome, len(s.proxies_ask(bot, channel="telegram").links))
+s.proxies_report(sms, channel="sms")
+print("reported", s.proxies_report(bot, channel="telegram").outcome)
+now = timezone.now()
+for n in range(3):
+    print("checked", s.proxies_check(now=now + timedelta(hours=n + 1)))
+"""
+    asked = run("shell", "-c", script)
+    assert "asked links 3" in asked, asked
+    assert "'down': 2" in asked.splitlines()[-1], "three failed checks: down (and logged)"
+    run("proxy", "block", CANARY_LINKS[2])
+    run("proxy", "retire", CANARY_LINKS[3])
+    listed = run("proxy", "list")
+    assert "requesters 2 (vouched 1)" in listed, listed
+
+    files = {p.name: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
+    database = b"".join(v for k, v in files.items() if k.startswith("bailanys.sqlite3"))
+    assert database.count(b"k1:") >= len(CANARY_LINKS), "the proxies are there, sealed"
+    hits = {name: found for name, blob in files.items() if (found := hits_in(blob, PROXY_CANARIES))}
+    assert hits == {}
+    assert hits_in(b"\n".join(outputs), PROXY_CANARIES) == []
+
+
+# --- Forgetting: the wipe, and the retention of requesters ------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_wipe_takes_the_proxies_and_the_requesters(tmp_path):
+    import_lines([mtproto(n) for n in range(4)])
+    assert proxies_ask(key_for_number(PHONE), channel="sms").outcome == Outcome.LINKS
+    assert "requesters 1" in counts()["summary"]
+    call_command("wipe", "--confirm", stdout=io.StringIO())
+    table = counts()
+    assert total() == 0
+    assert table["summary"].startswith("requesters 0 (vouched 0), buckets")
+    assert proxy_find(mtproto(1)) is None
+    # The pool works again after the wipe: the same links can be imported anew.
+    import_lines([mtproto(n) for n in range(4)])
+
+
+def test_stale_unvouched_requesters_are_forgotten_and_vouched_ones_kept(settings):
+    from datetime import datetime, timedelta
+
+    import time_machine
+
+    from bailanys.proxies.services import proxy_vouch
+
+    days = settings.BAILANYS_PROXY_REQUESTER_DAYS
+    assert days == 90
+    import_lines([mtproto(n) for n in range(6)])
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def purge() -> None:
+        call_command("purge", stdout=io.StringIO())
+
+    def requesters() -> str:
+        return counts()["summary"].split(", buckets")[0]
+
+    with time_machine.travel(start, tick=False) as clock:
+        gone = key_for_number("+77015551001")
+        later = key_for_number("+77015551002")
+        vouched = key_for_number("+77015551003")
+        never_asked = key_for_number("+77015551004")
+        for key in (gone, later, vouched):
+            assert proxies_ask(key, channel="sms").outcome == Outcome.LINKS
+        proxy_vouch(vouched, actor="cli")
+        proxies_ask(never_asked, channel="sms")
+        clock.shift(timedelta(days=50))
+        proxies_ask(later, channel="sms")  # answered again: its 90 days start anew
+        clock.shift(timedelta(days=days - 50 - 1))
+        purge()
+        assert requesters() == "requesters 4 (vouched 1)", "kept a day before the limit"
+        clock.shift(timedelta(days=2))
+        purge()
+        assert requesters() == "requesters 2 (vouched 1)"
+        clock.shift(timedelta(days=50))
+        purge()
+        assert requesters() == "requesters 1 (vouched 1)", "a vouched number is kept"
+    # A forgotten requester who asks again is a new one: it is answered at once.
+    assert proxies_ask(gone, channel="sms").outcome == Outcome.LINKS
