@@ -877,3 +877,31 @@ def test_stale_unvouched_requesters_are_forgotten_and_vouched_ones_kept(settings
         assert requesters() == "requesters 1 (vouched 1)", "a vouched number is kept"
     # A forgotten requester who asks again is a new one: it is answered at once.
     assert proxies_ask(gone, channel="sms").outcome == Outcome.LINKS
+
+
+def test_a_link_copied_from_a_web_page_with_amp_entities_is_the_same_link():
+    proxy("add", mtproto(1))
+    pasted = mtproto(1).replace("&", "&amp;")
+    assert proxy("add", pasted)[0].strip() == "added 0, already there 1"
+
+
+@pytest.mark.parametrize(
+    ("secret_hex", "mode", "sni"),
+    [
+        ("ee" + secret(1)[2:], "classic", None),  # 32 characters that happen to begin with ee
+        ("dd" + secret(1)[2:], "classic", None),
+        ("dd" + secret(1), "padded", None),
+        ("ee" + secret(1) + b"cdn.example.org".hex(), "tls", "cdn.example.org"),
+    ],
+)
+def test_the_health_check_names_the_fake_tls_domain_only_for_a_fake_tls_secret(
+    fake_probe, secret_hex, mode, sni
+):
+    from bailanys.proxies.links import parse_link
+    from bailanys.proxies.services import proxies_check
+
+    link = f"tg://proxy?server=h.proxy.example&port=443&secret={secret_hex}"
+    proxy("add", link)
+    assert parse_link(link).mode == mode
+    proxies_check()
+    assert fake_probe.targets == [(fake_probe.targets[0][0], "h.proxy.example", 443, sni)]

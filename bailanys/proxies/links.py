@@ -171,7 +171,9 @@ def parse_link(text: str) -> ProxyLink:
     if what not in ("proxy", "socks"):
         raise LinkError("the link is neither a proxy nor a socks link")
     try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
+        # Copied out of a web page's source, & comes as &amp; (a real & in a value is %26).
+        query = parts.query.replace("&amp;", "&")
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
     except ValueError:
         raise LinkError("the link's parameters cannot be read") from None
     params: dict[str, str] = {}
