@@ -16,6 +16,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from bailanys.privacy.fields import sealed_models
+from bailanys.proxies.models import ProxyRequester
+from bailanys.proxies.services import Outcome, key_for_number, proxies_ask
 from tests.conftest import (
     Api,
     Browser,
@@ -63,14 +65,12 @@ def sms_webhook(built) -> int:
 
 def seal_a_row_of_every_kind(fake_smsgate) -> None:
     """Requests, cases, calls, notices, a broadcast, an SMS, a gateway, a Telegram chat,
-    a volunteer's SMS phone, a post and a proxy, each made the way people make them."""
+    a volunteer's SMS phone, a post and proxies, each made the way people make them."""
     name, password, token = make_account("coordinator")
     boss = Browser()
     login_coordinator(boss, name, password)
     boss.post("/console/broadcast/", {"text": "Shift change at 18:00."})
     boss.post("/console/sms/", {"phone": "+77015550000"})
-    secret = "ab" * 16
-    call_command("proxy", "add", f"tg://proxy?server=198.51.100.1&port=443&secret={secret}")
     created = submit(Api(), kind="welfare_check", message="")
     volunteer = Api(token)
     claim = volunteer.post("/claims").json()
@@ -94,6 +94,11 @@ def seal_a_row_of_every_kind(fake_smsgate) -> None:
         headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
     )
     assert answer.status_code == 200
+    # Proxies (sealed links) and one who asked for them (a keyed hash of a number).
+    for n in (1, 2):
+        link = f"tg://proxy?server=p{n}.wipe.example&port=443&secret={n:032x}"
+        call_command("proxy", "add", link, stdout=io.StringIO())
+    assert proxies_ask(key_for_number(MUM), channel="sms").outcome == Outcome.LINKS
     outbox_drain()
 
 
@@ -126,6 +131,7 @@ def test_after_a_wipe_no_sealed_row_is_left_and_every_page_works(fake_smsgate, f
 
     left = {m._meta.label: m.objects.count() for m in sealed_models() if m.objects.exists()}
     assert left == {}
+    assert not ProxyRequester.objects.exists(), "who asked for proxies goes too"
     # The app starts empty: an outsider, a volunteer and a new coordinator see no error.
     assert walk(Client()) == {}
     plain, password, _token = make_account()

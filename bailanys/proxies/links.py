@@ -20,6 +20,7 @@ HOSTS = {"t.me", "telegram.me", "telegram.dog", "www.t.me"}
 _HEX = re.compile(r"[0-9a-f]+")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _PORT = re.compile(r"[0-9]{1,5}")
+_PARAMS = ("server", "port", "secret", "user", "pass")
 # SOCKS user names and passwords: printable ASCII without spaces, at most 255 bytes (RFC 1929).
 _CREDENTIAL = re.compile(r"[!-~]{1,255}")
 
@@ -40,7 +41,7 @@ class ProxyLink:
     @property
     def fake_tls_domain(self) -> str:
         """The domain a fake-TLS (ee) secret names, else ""."""
-        if self.kind == "mtproto" and self.secret.startswith("ee"):
+        if self.mode == "tls":
             return bytes.fromhex(self.secret[34:]).decode("ascii")
         return ""
 
@@ -49,7 +50,10 @@ class ProxyLink:
         """classic, padded (dd), tls (ee) or socks."""
         if self.kind == "socks":
             return "socks"
-        return {"dd": "padded", "ee": "tls"}.get(self.secret[:2], "classic")
+        # By length: a plain 32-character secret may well begin with dd or ee.
+        if len(self.secret) == 34:
+            return "padded"
+        return "tls" if len(self.secret) > 34 else "classic"
 
     def _query(self) -> str:
         pairs = [("server", self.server), ("port", str(self.port))]
@@ -76,11 +80,13 @@ class ProxyLink:
 
 
 def _server(value: str) -> str:
-    value = value.strip().lower()
+    value = value.lower()
     if value.startswith("[") and value.endswith("]"):
         value = value[1:-1]
     if not value:
         raise LinkError("the server is empty")
+    if "%" in value:  # an IPv6 zone (fe80::1%eth0) names an interface of the sender's machine
+        raise LinkError("the server is not a host name or an IP address")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -98,7 +104,7 @@ def _server(value: str) -> str:
 
 
 def _port(value: str) -> int:
-    if not _PORT.fullmatch(value.strip()):
+    if not _PORT.fullmatch(value):
         raise LinkError("the port is not a number")
     port = int(value)
     if not 1 <= port <= 65535:
@@ -107,7 +113,7 @@ def _port(value: str) -> int:
 
 
 def _secret(value: str) -> str:
-    secret = value.strip().lower()
+    secret = value.lower()
     if not secret:
         raise LinkError("the secret is empty")
     if not _HEX.fullmatch(secret):
@@ -117,12 +123,14 @@ def _secret(value: str) -> str:
     if len(secret) == 34 and secret.startswith("dd"):
         return secret
     if secret.startswith("ee") and len(secret) > 34 and len(secret) % 2 == 0:
+        # The domain is sent as it is (the SNI): a host name exactly as _server writes it,
+        # not an address, not bracketed, no trailing dot or space, lower case.
         try:
             domain = bytes.fromhex(secret[34:]).decode("ascii")
-            _server(domain)
+            same = _server(domain) == domain
         except (ValueError, LinkError):
-            raise LinkError("the fake-TLS secret does not end in a domain name") from None
-        if domain != domain.lower() or _is_ip(domain):
+            same = False
+        if not same or _is_ip(domain):
             raise LinkError("the fake-TLS secret does not end in a domain name")
         return secret
     raise LinkError("the secret is not 32 hex characters, dd and 32, or ee, 32 and a domain in hex")
@@ -163,13 +171,21 @@ def parse_link(text: str) -> ProxyLink:
     if what not in ("proxy", "socks"):
         raise LinkError("the link is neither a proxy nor a socks link")
     try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
+        # Copied out of a web page's source, & comes as &amp; (a real & in a value is %26).
+        query = parts.query.replace("&amp;", "&")
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
     except ValueError:
         raise LinkError("the link's parameters cannot be read") from None
     params: dict[str, str] = {}
     for key, value in pairs:
+        key = key.lower()  # a link written in capitals (SERVER=…) is the same link
         if key in params:
-            raise LinkError(f"the parameter {key!r} is given twice")
+            # Only a known name is repeated back: an unknown one may be a pasted secret.
+            named = f" {key!r}" if key in _PARAMS else ""
+            raise LinkError(f"the parameter{named} is given twice")
+        if any(c.isspace() or ord(c) < 32 or not c.isascii() for c in value):
+            # %20 or + decoded to a space, or an encoded character a link cannot hold.
+            raise LinkError("the link holds spaces or characters a link cannot hold")
         params[key] = value
     for needed in ("server", "port") + (("secret",) if what == "proxy" else ()):
         if needed not in params:

@@ -58,7 +58,10 @@ class Command(BaseCommand):
             raise CommandError(f"{len(result.errors)} line(s) refused; the others were added")
 
     def _add(self, *, link, pool, **options):
-        self._report(proxies_import([link], pool=pool))
+        result = proxies_import([link], pool=pool)
+        if result.errors:  # one link: its reason, not "line 1" and "the others were added"
+            raise CommandError(f"not a proxy link: {result.errors[0][1]}")
+        self._report(result)
 
     def _import(self, *, file, pool, **options):
         try:
