@@ -12,12 +12,14 @@ import io
 import ipaddress
 import subprocess
 import sys
-from datetime import UTC
+from datetime import UTC, timedelta
 from urllib.parse import quote
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -588,6 +590,20 @@ def test_retire_takes_one_stocked_proxy_out():
     answer = proxies_ask(key_for_number("+77015550002"), channel="sms")
     assert mtproto(1) not in [link.tg_url() for link in answer.links]
     assert len(answer.links) == 2
+
+
+def test_a_bucket_retired_whole_costs_its_requesters_no_bucket_of_their_cap(settings):
+    settings.BAILANYS_PROXY_BUCKETS_PER_REQUESTER = 1
+    import_lines([mtproto(n) for n in range(6)])
+    key = key_for_number("+77015550004")
+    first = proxies_ask(key, channel="sms").links
+    for link in first:
+        proxy("retire", link.tg_url())
+    later = timezone.now() + timedelta(hours=settings.BAILANYS_PROXY_ANSWER_HOURS)
+    with time_machine.travel(later):
+        answer = proxies_ask(key, channel="sms")
+    assert answer.outcome == Outcome.LINKS
+    assert len(answer.links) == 3 and not set(answer.links) & set(first)
 
 
 @pytest.mark.parametrize("action", ["block", "retire"])

@@ -12,7 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -91,9 +91,14 @@ def proxies_import(lines, *, pool: str = Pool.PUBLIC, actor: str = "cli") -> Imp
                 result.duplicates += 1
                 continue
             seen.add(fingerprint)
-            Proxy.objects.create(
-                kind=link.kind, link=link.tg_url(), fingerprint=fingerprint, pool=pool
-            )
+            try:
+                with transaction.atomic():  # another import adding it at this moment
+                    Proxy.objects.create(
+                        kind=link.kind, link=link.tg_url(), fingerprint=fingerprint, pool=pool
+                    )
+            except IntegrityError:
+                result.duplicates += 1
+                continue
             result.added += 1
         if result.added:
             audit_record(
@@ -263,8 +268,9 @@ def _links_for(requester: ProxyRequester, *, channel: str) -> Answer:
     """The requester's bucket's usable proxies, giving it a bucket first if it needs one."""
     links = _usable_links(requester.bucket)
     if not links:
-        bucket = requester.bucket
-        exempt = requester.block_moved or (bucket is not None and bucket.blocked_at is not None)
+        # Only a move its own reports caused (it then holds no bucket) counts against the
+        # lifetime cap; a bucket blocked, retired or down is not the requester's doing.
+        exempt = requester.block_moved or requester.bucket is not None
         refused = _new_bucket(requester, channel=channel, exempt=exempt)
         if refused is not None:
             return Answer(refused)
