@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "bailanys.outbox",
     "bailanys.relay",
     "bailanys.proxies",
+    "bailanys.bulletins",
     "bailanys.channels",
     "bailanys.conversations",
 ]
@@ -372,6 +373,9 @@ BAILANYS_PROXY_CHECK_SECONDS = env_int("BAILANYS_PROXY_CHECK_SECONDS", 300, mini
 BAILANYS_PROXY_VOUCH_LIMIT = env_limit("BAILANYS_PROXY_VOUCH_LIMIT", "20/86400")
 # Requesters who asked nothing for this many days are forgotten (and their reports).
 BAILANYS_PROXY_REQUESTER_DAYS = env_int("BAILANYS_PROXY_REQUESTER_DAYS", 90, minimum=1)
+
+# Bulletins (docs/bulletins.md): a subscriber not heard from for this many days is forgotten.
+BAILANYS_SUBSCRIBER_DAYS = env_int("BAILANYS_SUBSCRIBER_DAYS", 180, minimum=1)
 
 # Accounts (see docs/accounts.md).
 BAILANYS_INVITATION_DAYS = env_int("BAILANYS_INVITATION_DAYS", 7, minimum=1)

@@ -14,8 +14,10 @@ class Lane(models.IntegerChoices):
 
     # Relay notifications, check-in replies, answers to what someone just sent.
     URGENT = 0
-    # Proxy answers, later bulletins: what may wait behind the urgent lane.
+    # Proxy answers: what may wait behind the urgent lane.
     BULK = 5
+    # Bulletins to every subscriber: behind proxy answers too, what is left of the budget.
+    SLOW = 9
 
 
 class OutboxMessage(SealedModel):

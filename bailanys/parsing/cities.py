@@ -151,3 +151,16 @@ def find_cities(text: str) -> list[Mention]:
 
 def area_code_for(mention: Mention) -> str:
     return mention.place.area_code
+
+
+def city_named(text: str) -> Place | None:
+    """The city `text` is the name of, whole and in any case ("ALMATY", "алматы",
+    "Алматыда"); None for anything else (a district, two words, a typo)."""
+    by_stem, pattern = _load()
+    match = pattern.fullmatch(fold(text.strip()))
+    if match is None:
+        return None
+    if not match.group(2) and match.group(1) not in _full_names():
+        return None
+    place = by_stem[match.group(1)]
+    return place if place.kind == "city" else None
