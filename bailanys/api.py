@@ -7,6 +7,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
+from bailanys.bulletins.api import router as bulletins_router
 from bailanys.middleware import unreadable_detail
 from bailanys.privacy.crypto import DecryptionError
 from bailanys.privacy.ratelimit import Throttled
@@ -117,3 +118,4 @@ def on_database_busy(request: HttpRequest, exc: Exception):
 
 api.add_router("/", relay_router)
 api.add_router("/", proxies_router)
+api.add_router("/", bulletins_router)

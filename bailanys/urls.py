@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("bailanys.channels.urls")),
     path("", include("bailanys.relay.urls")),
     path("", include("bailanys.proxies.urls")),
+    path("", include("bailanys.bulletins.urls")),
 ]
 
 if settings.BAILANYS_BENCH_ENDPOINTS:  # bench/intake_load.py only, never in production
