@@ -334,3 +334,31 @@ def test_the_proxies_page_fits_a_small_phone_and_shows_a_vouch_error(
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(page, f"proxies-vouch-error-{language}.png")
     phone.assert_nothing_from_elsewhere()
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_the_new_bulletin_form_fits_a_small_phone_and_shows_an_error(
+    chromium, live_server, language
+):
+    """/coordinate/bulletins/ at 360 px in the page's language: the parts count appears as
+    the coordinator types, and a bulletin without a source is refused next to that field."""
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    phone = small_phone_coordinator(chromium, live_server, language)
+    page = phone.page
+    page.goto("/coordinate/bulletins/")
+    form = page.locator("#new form")
+    form.locator("textarea[name=text_ru]").fill("Комендантский час с 23:00 до 06:00.")  # noqa: RUF001
+    form.locator("textarea[name=text_ru]").press("End")  # a keyup: the count is asked for
+    expect(page.locator('#parts li[data-language="ru"]')).to_be_visible()
+    form.locator("button.primary").tap()
+    error = page.locator("#field-source.invalid p.error")
+    expect(error).to_be_visible()
+    with translation.override(language):
+        said = gettext("Say who said it: a link, or where our volunteer saw it.")
+    assert error.inner_text() == said  # in the page's language once the catalogue has it
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, f"bulletin-form-error-{language}.png")
+    phone.assert_nothing_from_elsewhere()
