@@ -142,7 +142,7 @@ def _decide(request: HttpRequest, bulletin_id: int, decide, *, approving: bool =
         current = Bulletin.objects.get(pk=bulletin_id)
         if approving and current.state == Bulletin.State.DRAFT:
             return Status(
-                403, {"detail": _("You wrote this bulletin: another coordinator must approve it.")}
+                403, {"detail": _("You wrote this bulletin: a second coordinator must approve it.")}
             )
         return Status(
             409,
