@@ -24,6 +24,7 @@ from bailanys.outbox.services import outbox_add
 from bailanys.parsing.cities import city_named
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.privacy.crypto import blind_index
+from bailanys.relay.services.inputs import clean_text
 
 logger = logging.getLogger("bailanys.bulletins")
 
@@ -85,14 +86,14 @@ def _clean(texts, source, regions, expires_at) -> tuple[dict, str, list, object]
         if language not in LANGUAGES:
             errors["texts"] = _("Texts are in ru, kk or en.")
             continue
-        text = " ".join(str(text or "").split())
+        text = " ".join(clean_text(text).split())
         if len(text) > MAX_TEXT:
             errors[f"texts.{language}"] = _("At most %(n)d characters.") % {"n": MAX_TEXT}
         elif text:
             clean[language] = text
     if not clean and "texts" not in errors:
         errors["texts"] = _("Write the bulletin in at least one language.")
-    source = " ".join(str(source or "").split())
+    source = " ".join(clean_text(source).split())
     if not source:
         errors["source"] = _("Say who said it: a link, or where our volunteer saw it.")
     elif len(source) > MAX_SOURCE:
