@@ -385,6 +385,7 @@ def test_check_with_cyrillic_look_alike_letters_and_any_case(fake_smsgate, keywo
     assert check(fake_smsgate, keyword, cyrillic(current.code)).startswith(expected)
     assert check(fake_smsgate, keyword.lower(), current.code.lower() + ".").startswith(expected)
     assert check(fake_smsgate, keyword, cyrillic(current.code).lower()).startswith(expected)
+    assert check(fake_smsgate, keyword, f"{current.code}, please").startswith(expected)
 
 
 @pytest.mark.parametrize(("keyword", "language"), KEYWORDS)
@@ -425,6 +426,14 @@ def test_check_is_rate_limited_per_number(fake_smsgate, settings):
     ]
     [other] = ask(fake_smsgate, new_number(), f"CHECK {current.code}")
     assert current.code in other  # another number is not held back
+
+
+def test_check_followed_by_words_is_a_request_not_a_check(fake_smsgate):
+    [reply] = ask(fake_smsgate, new_number(), "Проверка связи, позвоните маме 87012345678")
+    assert reply in (
+        said("ru", "Received. A volunteer will call them. We will text you the answer."),
+        said("ru", "Received. A volunteer will check it before calling."),
+    )
 
 
 def test_check_without_a_code_says_how(fake_smsgate):

@@ -8,6 +8,7 @@ bailanys.conversations.sms (`sms_unsubscribe`), with the other STOP. Every answe
 the urgent lane: it answers what someone just sent.
 """
 
+import re
 import unicodedata
 
 from django.conf import settings
@@ -50,6 +51,8 @@ CHECK_WORDS = {
 # A city written in the answer's own script: an example of how to write one.
 EXAMPLE_CITY = {"en": "ALMATY", "ru": "АЛМАТЫ", "kk": "АЛМАТЫ"}
 _EDGE_PUNCTUATION = ".,!?:;\"'«»()"
+# A code as it reads once normal ("B7K2"): what may stand before more words after CHECK.
+_CODE = re.compile(r"^B[0-9A-Z]{3}$")
 SMS_PARTS = 2  # a CHECK answer is at most this many SMS
 
 
@@ -67,9 +70,13 @@ def bulletin_keyword(text: str) -> tuple[str, str, str, str] | None:
     rest = words[1].strip().strip(_EDGE_PUNCTUATION).strip() if len(words) > 1 else ""
     if word in SUB_WORDS:
         return "sub", SUB_WORDS[word], words[0].strip(_EDGE_PUNCTUATION), rest
-    if word in CHECK_WORDS and len(rest.split()) <= 1:
-        # "Проверка связи, позвоните маме 8701…" is a request, not a CHECK: one word at most.
-        return "check", CHECK_WORDS[word], words[0].strip(_EDGE_PUNCTUATION), rest
+    if word in CHECK_WORDS:
+        # "CHECK B7K2 please" is a CHECK; "Проверка связи, позвоните маме 8701…" a request.
+        after = rest.split()
+        if len(after) > 1 and _CODE.match(code_normal(after[0])):
+            rest = after[0]
+        if len(rest.split()) <= 1:
+            return "check", CHECK_WORDS[word], words[0].strip(_EDGE_PUNCTUATION), rest
     return None
 
 
