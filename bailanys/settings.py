@@ -376,6 +376,11 @@ BAILANYS_PROXY_REQUESTER_DAYS = env_int("BAILANYS_PROXY_REQUESTER_DAYS", 90, min
 
 # Bulletins (docs/bulletins.md): a subscriber not heard from for this many days is forgotten.
 BAILANYS_SUBSCRIBER_DAYS = env_int("BAILANYS_SUBSCRIBER_DAYS", 180, minimum=1)
+# CHECK <code> from one number (or /check from one chat): codes are short, so asking must
+# cost something, or a number could run through them all.
+BAILANYS_BULLETIN_CHECK_LIMIT_PER_NUMBER = env_limit(
+    "BAILANYS_BULLETIN_CHECK_LIMIT_PER_NUMBER", "20/3600"
+)
 
 # Accounts (see docs/accounts.md).
 BAILANYS_INVITATION_DAYS = env_int("BAILANYS_INVITATION_DAYS", 7, minimum=1)

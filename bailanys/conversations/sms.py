@@ -3,7 +3,8 @@
 The SMS channel hands over each whole text it received from a phone number as a
 TextReceived event; this decides what it means. An SMS-only volunteer's command comes
 first (bailanys.conversations.sms_volunteers), then PROXY / NOWORK (Telegram proxies:
-bailanys.conversations.proxies), then STOP / START / HELP / SAFE / FIND in Russian,
+bailanys.conversations.proxies), then SUB / CHECK (bulletins:
+bailanys.conversations.bulletins), then STOP / START / HELP / SAFE / FIND in Russian,
 Kazakh or English, then an answer quoting a bridge reference (perhaps from a neighbour's
 phone), then a safe check-in ("Аманмын", "Я жив": bailanys.parsing.safe), then an answer
 to a bridge SMS, then a request.
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from bailanys.channels.events import TextReceived
 from bailanys.channels.sms.adapter import sms_start, sms_stop
 from bailanys.conversations.bridge import Reply, bridge_reply, reference
+from bailanys.conversations.bulletins import bulletin_sms, sms_unsubscribe
 from bailanys.conversations.proxies import proxy_sms
 from bailanys.conversations.sms_volunteers import volunteer_for, volunteer_sms
 from bailanys.outbox.services import outbox_add
@@ -31,7 +33,7 @@ from bailanys.relay.services import (
 from bailanys.relay.services.posts import post_ingest
 
 HELP_WORDS = {"help": "en", "помощь": "ru", "помогите": "ru", "көмек": "kk", "komek": "kk"}
-STOP_WORDS = {"stop": "en", "стоп": "ru", "тоқта": "kk"}
+STOP_WORDS = {"stop": "en", "стоп": "ru", "тоқта": "kk", "тоқтат": "kk", "токтат": "kk"}
 START_WORDS = {"start": "en", "старт": "ru"}
 FIND_WORDS = {"find": "en", "найти": "ru", "найдите": "ru", "іздеу": "kk", "izdeu": "kk"}
 
@@ -82,10 +84,14 @@ def sms_received(inbound: TextReceived) -> None:
     # PROXY / NOWORK, the whole SMS: never a request ("Прокси" is no one to call).
     if proxy_sms(inbound, text):
         return
+    # SUB [city] / CHECK <code> (verified bulletins), never a request.
+    if bulletin_sms(inbound, text):
+        return
     words = text.strip().split()
     first = words[0].strip(".,!?:;").casefold() if words else ""
     if first in STOP_WORDS and len(words) == 1:
         sms_stop(inbound.sender_key)
+        sms_unsubscribe(inbound.sender)  # and no bulletin more, not even one being sent
         with translation.override(STOP_WORDS[first]):
             # The last SMS this number gets: sent although it said STOP.
             outbox_add(

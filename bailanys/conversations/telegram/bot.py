@@ -17,6 +17,7 @@ from telegram import Update
 from bailanys import phones
 from bailanys.channels.events import UpdateReceived
 from bailanys.channels.models import TelegramChat
+from bailanys.conversations.bulletins import cmd_check, cmd_subscribe, cmd_unsubscribe
 from bailanys.conversations.proxies import BUTTON_NOWORK, proxy_telegram
 from bailanys.conversations.telegram.groups import group_post
 from bailanys.conversations.telegram.turn import (
@@ -120,6 +121,8 @@ def _help() -> str:
             _("/cancel: take a request back"),
             _("/language: English, русский, қазақша"),
             _("/proxy: a proxy, if Telegram is blocked where you are"),
+            _("/subscribe Almaty: verified Bailanys bulletins for a city and the whole country"),
+            _("/check B7K2: is a bulletin really from Bailanys?"),
             "",
             relay.never_money_line(),
         ]
@@ -417,6 +420,9 @@ COMMANDS = {
     "release": cmd_release,
     "skip": cmd_skip,
     "proxy": cmd_proxy,
+    "subscribe": cmd_subscribe,
+    "unsubscribe": cmd_unsubscribe,
+    "check": cmd_check,
 }
 STEPS = {
     "phone": step_phone,
