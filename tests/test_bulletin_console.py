@@ -14,8 +14,10 @@ from html import unescape
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from bailanys.bulletins.models import Bulletin
 from bailanys.bulletins.services import subscribe
 from bailanys.outbox.models import Lane, OutboxMessage
 from bailanys.privacy.models import AuditEntry
@@ -187,12 +189,15 @@ def test_the_official_flag_shows_in_the_sms(fake_smsgate):
     second, _ = coordinator()
     (number,) = subscribers(1)
     pk = drafted(author, official="on", source="SMS from 1414")
-    assert "Official, relayed as received: SMS from 1414" in page(author, pk)
+    with translation.override("ru"):  # the bulletin is in Russian: so is its source line
+        official = gettext("Official, relayed as received: %(source)s")
+    official %= {"source": "SMS from 1414"}
+    assert official in page(author, pk)
     decide(second, pk, "approve")
     deliver()
     (sent,) = [m["text"] for m in fake_smsgate.outbox if number in m["phoneNumbers"]]
     assert sent.startswith(RU)
-    assert "Official, relayed as received: SMS from 1414" in sent
+    assert official in sent
     assert re.search(r"Bailanys B[0-9A-Z]{3}$", sent)
 
 
@@ -284,7 +289,9 @@ def test_a_correction_is_prefilled_and_reaches_exactly_the_earlier_recipients(fa
     got = [m for m in fake_smsgate.outbox if fixed in m["text"]]
     assert sorted(n for m in got for n in m["phoneNumbers"]) == sorted(first)
     assert late[0] not in {n for m in got for n in m["phoneNumbers"]}
-    assert "Correction of" in got[0]["text"]
+    with translation.override("ru"):
+        correction = gettext("Correction of %(code)s:") % {"code": Bulletin.objects.get(pk=pk).code}
+    assert got[0]["text"].startswith(correction)
 
 
 # --- Progress ----------------------------------------------------------------------------
