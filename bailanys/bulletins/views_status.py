@@ -70,7 +70,7 @@ def status_bulletins(request: HttpRequest, token: str) -> HttpResponse:
                 request,
                 _(
                     "Subscribed: verified bulletins will come by SMS to this number. "
-                    "Send STOP to end them."
+                    "You can stop them on this page."
                 ),
             )
     response = redirect(back)
