@@ -473,3 +473,53 @@ def test_it_leaves_no_canary_in_the_sqlite_data_directory_or_the_output(child):
         sum(p.stat().st_size for p in outputs),
         scan_files(outputs),
     )
+
+
+# --- Bulletin subscribers (issue 19) -------------------------------------------
+
+SUBSCRIBER_PHONE = "+77016665544"
+SUBSCRIBER_FORMS = ("+77016665544", "87016665544", "77016665544", "7016665544", "701 666 55 44")
+SUBSCRIBER_CHAT = "5918273645"
+
+
+@pytest.mark.usefixtures("_fast")
+@pytest.mark.django_db(transaction=True)
+def test_a_subscribers_number_and_chat_are_in_no_log_and_not_in_the_sqlite_file(
+    caplog, fake_smsgate, fake_telegram, settings, tmp_path
+):
+    """Subscribing, the fan-out and sending: the number and the chat id reach the fake
+    phone and the fake Bot API, and nothing else; the database holds ciphertext only."""
+    from django.contrib.auth import get_user_model
+
+    from bailanys.bulletins.services import bulletin_approve, bulletin_draft, subscribe
+
+    settings.BAILANYS_SMS_PER_MINUTE = 60000
+    capture_everything(caplog)
+    with CaptureQueriesContext(connection) as queries:
+        subscribe(channel="sms", address=SUBSCRIBER_PHONE, language="kk", region="Алматы")
+        subscribe(channel="telegram", address=SUBSCRIBER_CHAT, language="en")
+        author, second = (
+            get_user_model().objects.get(username=make_account("coordinator")[0]) for _ in range(2)
+        )
+        draft = bulletin_draft(
+            texts={"en": "Banks open at 10:00.", "kk": "Банктер 10:00-де ашылады."},
+            source="National Bank, nationalbank.kz",
+            author=author,
+        )
+        bulletin_approve(draft.pk, by=second)
+        call_command("worker", "--batch", stdout=io.StringIO())
+    # Positive control: they did go where they were meant to.
+    assert [m["phoneNumbers"] for m in fake_smsgate.outbox] == [[SUBSCRIBER_PHONE]]
+    assert [str(m["chat_id"]) for m in fake_telegram.sent_messages()] == [SUBSCRIBER_CHAT]
+    canaries = (*SUBSCRIBER_FORMS, SUBSCRIBER_CHAT)
+    sql = "\n".join(q["sql"] for q in queries.captured_queries).encode()
+    for where, blob in (("SQL sent to the database", sql), ("log records", log_text(caplog))):
+        assert hits_in(blob, canaries) == [], where
+    if connection.vendor == "sqlite":
+        # The database as a file, in-memory or not: every page of it, -wal included.
+        copy = tmp_path / "copy.sqlite3"
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM INTO %s", [str(copy)])
+        blob = copy.read_bytes()
+        assert b"Banks open at 10:00." in blob, "the copy holds the (public) bulletin"
+        assert hits_in(blob, canaries) == []

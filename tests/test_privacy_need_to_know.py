@@ -188,6 +188,8 @@ EXPECTED = {
     "admin/": expect({LOGIN}, {LOGIN}),
     "": expect({200}, {422}),
     "s/<str:token>/": expect({200}, {200}),
+    # Bulletins for the status link's own contact number; back to the page, nothing shown.
+    "s/<str:token>/bulletins/": expect({405}, {302}),
     "console/": expect({200}, {200}, anon_get={LOGIN}, anon_post={LOGIN}),
     "console/take/": expect({405}, {302}, anon_get={LOGIN}, anon_post={LOGIN}),
     # Only one's own preference: nothing of anyone else behind it.

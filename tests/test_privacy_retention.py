@@ -226,3 +226,23 @@ def test_a_purge_leaves_only_counts_by_day_kind_and_resolution():
         cursor.execute("SELECT COUNT(*) FROM channels_outboxmessage")
         assert cursor.fetchone()[0] == 0
     assert hits_in(stored, CANARIES) == []
+
+
+@commits
+def test_a_subscriber_not_heard_from_for_the_subscriber_days_is_forgotten(settings):
+    from bailanys.bulletins.services import subscribe, subscribed
+
+    settings.BAILANYS_SUBSCRIBER_DAYS = 30
+    with time_machine.travel(START, tick=False):
+        subscribe(channel="sms", address="+77015550101", language="ru")
+        subscribe(channel="telegram", address="7015550101", language="kk")
+    with time_machine.travel(START + timedelta(days=20), tick=False):
+        # Subscribing again (or writing to us) starts the clock again.
+        subscribe(channel="telegram", address="7015550101", language="kk")
+    with time_machine.travel(START + timedelta(days=30, hours=1), tick=False):
+        purge_command()
+        assert subscribed(channel="sms", address="+77015550101") is None
+        assert subscribed(channel="telegram", address="7015550101") is not None
+    with time_machine.travel(START + timedelta(days=51), tick=False):
+        purge_command()
+        assert subscribed(channel="telegram", address="7015550101") is None

@@ -12,9 +12,12 @@ import io
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
+from bailanys.bulletins.models import BulletinDelivery, Subscriber
+from bailanys.bulletins.services import bulletin_approve, bulletin_draft, subscribe
 from bailanys.privacy.fields import sealed_models
 from bailanys.proxies.models import ProxyRequester
 from bailanys.proxies.services import Outcome, key_for_number, proxies_ask
@@ -65,7 +68,8 @@ def sms_webhook(built) -> int:
 
 def seal_a_row_of_every_kind(fake_smsgate) -> None:
     """Requests, cases, calls, notices, a broadcast, an SMS, a gateway, a Telegram chat,
-    a volunteer's SMS phone, a post and proxies, each made the way people make them."""
+    a volunteer's SMS phone, a post, proxies and a bulletin subscriber with an issued
+    bulletin, each made the way people make them."""
     name, password, token = make_account("coordinator")
     boss = Browser()
     login_coordinator(boss, name, password)
@@ -99,7 +103,16 @@ def seal_a_row_of_every_kind(fake_smsgate) -> None:
         link = f"tg://proxy?server=p{n}.wipe.example&port=443&secret={n:032x}"
         call_command("proxy", "add", link, stdout=io.StringIO())
     assert proxies_ask(key_for_number(MUM), channel="sms").outcome == Outcome.LINKS
+    # A subscriber (sealed) and a bulletin issued by two coordinators: a delivery each.
+    subscribe(channel="sms", address="+77015550001", language="ru", region="Алматы")
+    users = get_user_model().objects
+    second = users.get(username=make_account("coordinator")[0])
+    draft = bulletin_draft(
+        texts={"ru": "Банкоматы работают."}, source="Kaspi", author=users.get(username=name)
+    )
+    bulletin_approve(draft.pk, by=second)
     outbox_drain()
+    assert BulletinDelivery.objects.exists()
 
 
 def fill(route: str) -> str:
@@ -132,6 +145,7 @@ def test_after_a_wipe_no_sealed_row_is_left_and_every_page_works(fake_smsgate, f
     left = {m._meta.label: m.objects.count() for m in sealed_models() if m.objects.exists()}
     assert left == {}
     assert not ProxyRequester.objects.exists(), "who asked for proxies goes too"
+    assert not Subscriber.objects.exists() and not BulletinDelivery.objects.exists()
     # The app starts empty: an outsider, a volunteer and a new coordinator see no error.
     assert walk(Client()) == {}
     plain, password, _token = make_account()

@@ -1,11 +1,13 @@
 from django.urls import path
 
+from bailanys.bulletins import views_status
 from bailanys.relay import views, views_care, views_coordination
 
 app_name = "relay"
 urlpatterns = [
     path("", views.request_new, name="request_new"),
     path("s/<str:token>/", views.request_status, name="status"),
+    path("s/<str:token>/bulletins/", views_status.status_bulletins, name="status_bulletins"),
     path("console/", views.console, name="console"),
     path("console/take/", views.console_take, name="take"),
     path("console/hard-cases/", views.console_hard_cases, name="hard_cases"),

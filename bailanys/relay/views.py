@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from bailanys.bulletins.views_status import bulletin_offer
 from bailanys.privacy.ratelimit import Throttled, intake_throttle
 from bailanys.relay import coordination, credit, selectors, services
 from bailanys.relay.forms import OutcomeForm, RequestForm, RetainForm, form_data
@@ -47,10 +48,9 @@ def request_status(request: HttpRequest, token: str) -> HttpResponse:
     status = selectors.request_status(token=token, http_request=request)
     chosen = request.GET.get("lang")
     language = chosen if chosen in services.LANGUAGES else status.language
+    context = {"status": status, "token": token, "lang": language, "offer": bulletin_offer(token)}
     with translation.override(language):
-        response = render(
-            request, "relay/status.html", {"status": status, "token": token, "lang": language}
-        )
+        response = render(request, "relay/status.html", context)
     # The link is the secret: keep it out of caches and referrers.
     response["Cache-Control"] = "no-store"
     return response

@@ -15,6 +15,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from bailanys.bulletins.services import bulletins_fanout_pending
 from bailanys.channels.sms.services import sms_sweep
 from bailanys.conversations.bridge import bridges_sweep
 from bailanys.outbox.services import outbox_send_due
@@ -50,6 +51,13 @@ def sweep(*, purge: bool) -> None:
         proxies_health()
     except Exception:
         logger.exception("proxy health check failed; it runs again shortly")
+    try:
+        # A fan-out cut short (a crash, a lost task) is finished: one query when none is.
+        written = bulletins_fanout_pending()
+        if written:
+            logger.info("sweep: %d bulletin messages written", written)
+    except Exception:
+        logger.exception("bulletin fan-out failed; it runs again shortly")
     finally:
         close_old_connections()
 
