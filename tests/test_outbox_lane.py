@@ -107,3 +107,20 @@ def test_with_no_share_bulk_sms_is_never_sent(fake_smsgate, settings):
     # Not a wait for tomorrow: no SIM will ever take it, so it is a failed try.
     assert bulk.tries == 1
     assert "no SMS gateway" in bulk.last_error
+
+
+def test_the_sweep_stops_sending_after_its_time_and_the_next_one_goes_on(fake_smsgate, monkeypatch):
+    """A bulletin's backlog must not hold the sweep (and the lease checks behind it)."""
+    from bailanys.outbox import services
+    from bailanys.relay.management.commands.worker import sweep
+
+    for n in range(3):
+        add(f"bulletin {n}", priority=Lane.SLOW, number=n)
+    OutboxMessage.objects.update(next_try_at=timezone.now() - timedelta(minutes=1))
+    monkeypatch.setattr(services, "SWEEP_SECONDS", 0.0)
+    sweep(purge=False)
+    assert texts(fake_smsgate) == []
+    assert OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING).count() == 3
+    monkeypatch.undo()
+    sweep(purge=False)
+    assert texts(fake_smsgate) == ["bulletin 0", "bulletin 1", "bulletin 2"]

@@ -1,6 +1,7 @@
 """The outbox: rows written with the change that causes them, sent by workers."""
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +22,9 @@ from bailanys.outbox.senders import (
 from bailanys.privacy.crypto import DecryptionError
 
 logger = logging.getLogger("bailanys.outbox")
+
+# How long the worker's sweep goes on sending due messages before it moves on.
+SWEEP_SECONDS = 20.0
 
 # How long one send may take before another worker may try the message again.
 SEND_LEASE = timedelta(minutes=2)
@@ -210,12 +214,17 @@ def _fall_back(message: OutboxMessage) -> None:
         )
 
 
-def outbox_send_due(*, limit: int = 500) -> int:
+def outbox_send_due(*, limit: int = 500, seconds: float | None = None) -> int:
     """Send what is due: messages whose enqueue was lost, retries, abandoned sends.
 
     Urgent lanes first, then the longest waiting: a backlog of bulk messages (proxy
-    answers) never holds back a relay notification.
+    answers, bulletins) never holds back a relay notification. No new send starts after
+    `seconds`: a bulletin's backlog on SIMs at 30 a minute (each send may wait for its
+    slot) would otherwise hold the sweep, and the lease and bridge checks behind it, for
+    many minutes; what is left is sent by its task or the next sweep.
     """
+    started = time.monotonic()
+    seconds = SWEEP_SECONDS if seconds is None else seconds
     due = (
         OutboxMessage.objects.filter(
             state__in=(OutboxMessage.State.PENDING, OutboxMessage.State.SENDING),
@@ -224,4 +233,9 @@ def outbox_send_due(*, limit: int = 500) -> int:
         .order_by("priority", "next_try_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
-    return sum(outbox_send(outbox_id=pk) == OutboxMessage.State.SENT for pk in list(due))
+    sent = 0
+    for pk in list(due):
+        if time.monotonic() - started >= seconds:
+            break
+        sent += outbox_send(outbox_id=pk) == OutboxMessage.State.SENT
+    return sent
