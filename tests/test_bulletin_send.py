@@ -142,6 +142,29 @@ def test_a_check_in_reply_goes_before_the_rest_of_a_2000_subscriber_bulletin(
     assert len(sent_to) == 200 and sent_to <= set(numbers)  # each subscriber once
 
 
+def test_the_task_queue_answers_a_check_in_before_a_queued_bulletin_whatever_the_budget(
+    fake_smsgate, settings
+):
+    """With budget to spare, the lane alone holds: the worker's task loop takes the
+    check-in's reply (urgent) before any of the bulletin's queued sends (slow)."""
+    import io
+
+    from django.core.management import call_command
+
+    settings.BAILANYS_SMS_BULK_SHARE = 100
+    sms_subscribers(300)
+    bulletin = issue({"en": "Curfew in Almaty from 23:00 to 07:00."})
+    call_command("db_worker", "--batch", "--max-tasks", "1", stdout=io.StringIO())
+    assert OutboxMessage.objects.filter(priority=9).count() == 300  # fanned out, none sent
+    assert fake_smsgate.outbox == []
+    sms_in(fake_smsgate, CHECKER, "SAFE")
+    call_command("db_worker", "--batch", "--max-tasks", "3", stdout=io.StringIO())
+    assert fake_smsgate.outbox, "the task loop sent nothing"
+    assert fake_smsgate.outbox[0]["phoneNumbers"] == [CHECKER]
+    worker()
+    assert bulletin_progress(bulletin).sent == 300
+
+
 def test_bulletins_keep_to_their_share_of_a_sims_cap_and_answers_still_go(fake_smsgate, settings):
     settings.BAILANYS_SMS_DAILY_CAP = 10
     settings.BAILANYS_SMS_BULK_SHARE = 30  # three of the day's ten parts
