@@ -126,6 +126,9 @@ def fill(route: str, scene: dict) -> str:
         "action": "suspend",  # the worst a stranger could do to volunteer A
         "post_id": "999999",  # no post waits for review in this scene
         "name": "twilio",  # no HTTP SMS provider is set up in this scene
+        "pk": "1",  # a bulletin: none is written in this scene
+        "bulletin_id": "1",
+        "code": "BZZZ",  # a made-up bulletin code
     }
     if route.startswith("accounts/join/"):
         values["token"] = scene["invitation_token"]
@@ -244,6 +247,17 @@ EXPECTED = {
     "console/sms/gateways/": PERSONAL_PAGE,
     # The proxies in counts, waves, the switch: for coordinators, a volunteer is not told.
     "coordinate/proxies/": PERSONAL_PAGE,
+    # Bulletins: drafting and deciding are for coordinators; a code is public to check.
+    "coordinate/bulletins/": PERSONAL_PAGE,
+    "coordinate/bulletins/parts/": PERSONAL_PAGE,
+    "coordinate/bulletins/<int:pk>/": PERSONAL_PAGE,
+    "coordinate/bulletins/<int:pk>/progress/": PERSONAL_PAGE,
+    # (a volunteer's empty body is refused as such before the role is looked at)
+    "api/v1/bulletins": expect({405}, {403, 422}, anon_post={401}),
+    "api/v1/bulletins/<bulletin_id>/approve": expect({405}, {403}, anon_post={401}),
+    "api/v1/bulletins/<bulletin_id>/reject": expect({405}, {403}, anon_post={401}),
+    "api/v1/bulletins/<bulletin_id>/withdraw": expect({405}, {403}, anon_post={401}),
+    "api/v1/bulletins/<code>": expect({404}, {405}),
     # Any volunteer may vouch for a number; an empty POST is refused with a reason.
     "proxies/vouch/": expect({200}, {422}, anon_get={LOGIN}, anon_post={LOGIN}),
     "api/v1/proxies/vouch": expect({405}, {422}, anon_post={401}),

@@ -45,6 +45,9 @@ VALUES = {
     "action": "approve",
     "post_id": "1",
     "name": "env",
+    "pk": "1",
+    "bulletin_id": "1",
+    "code": "BZZZ",
 }
 
 

@@ -12,12 +12,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Case, IntegerField, Value, When
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from bailanys.bulletins.forms import LANGUAGE_LABELS, BulletinForm
 from bailanys.bulletins.models import LANGUAGES, Bulletin, BulletinDelivery
@@ -109,10 +115,11 @@ def _corrected(value) -> Bulletin | None:
 
 
 @login_required
-@require_POST
 def parts(request: HttpRequest) -> HttpResponse:
     """/coordinate/bulletins/parts/: the editor's live count (an htmx fragment)."""
-    _coordinator(request)
+    _coordinator(request)  # first: a volunteer is not told the page exists
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     rows = parts_of(request.POST, _corrected(request.POST.get("corrects")))
     response = render(request, "bulletins/_parts.html", {"parts": rows, "max_parts": MAX_PARTS})
     return _no_store(response)
