@@ -1,14 +1,19 @@
 """Plain helpers that more than one test module uses (fixtures are in conftest.py)."""
 
 import base64
+import itertools
 import json
 import logging
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from django.test import Client
 from django.urls import URLResolver, get_resolver
+from django.utils import translation
+from django.utils.translation import gettext
 
 from tests.conftest import bailanys_executable
 
@@ -121,3 +126,50 @@ def all_routes(patterns=None, prefix: str = ""):
             yield from all_routes(pattern.url_patterns, route)
         else:
             yield route
+
+
+# --- Texting the fake sms-gate.app phone --------------------------------------------
+
+SMSGATE_WEBHOOK = "/channels/smsgate/webhook"
+_sms_numbers = itertools.count(3_000_000)
+_sms_clock = itertools.count(1)
+
+
+def new_number() -> str:
+    """A Kazakh mobile number no other test in this session texts from."""
+    return f"+7701{next(_sms_numbers)}"
+
+
+def texted(fake, phone: str, text: str, **kwargs) -> None:
+    """`phone` texts `text` to the fake phone, which posts it to our webhook; each SMS at
+    its own millisecond, as a person's SMS arrive."""
+    kwargs.setdefault(
+        "received_at", datetime.now(UTC) + timedelta(milliseconds=next(_sms_clock) % 1000)
+    )
+    body, headers = fake.build_received(phone, text, **kwargs)
+    response = Client().post(
+        SMSGATE_WEBHOOK, data=body, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 200, response.content
+
+
+def texts_to(fake, phone: str) -> list[str]:
+    """Every SMS the fake phone sent to `phone`, in order."""
+    return [m["text"] for m in fake.outbox if phone in m["phoneNumbers"]]
+
+
+def answer_to(fake, phone: str, text: str) -> list[str]:
+    """What `phone` is sent after texting `text`, once the worker has emptied the outbox."""
+    from tests.conftest import outbox_drain
+
+    before = len(texts_to(fake, phone))
+    texted(fake, phone, text)
+    outbox_drain()
+    return texts_to(fake, phone)[before:]
+
+
+def said(language: str, msgid: str, **values) -> str:
+    """`msgid` as the catalogue of `language` has it, with `values` filled in."""
+    with translation.override(language):
+        text = gettext(msgid)
+    return text % values if values else text

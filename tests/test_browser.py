@@ -333,6 +333,44 @@ def test_the_proxies_page_fits_a_small_phone_and_shows_a_vouch_error(
     assert re.search(r"[\u0400-\u04ff]{3}", error.inner_text()), "not translated (Cyrillic)"
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(page, f"proxies-vouch-error-{language}.png")
+    # A wave of none: refused next to its own field, the page otherwise as it was.
+    release = page.locator("#release")
+    release.locator("input[name=count]").fill("0")
+    release.locator("button").tap()
+    error = page.locator("#release .field.invalid p.error")
+    expect(error).to_be_visible()
+    assert re.search(r"[\u0400-\u04ff]{3}", error.inner_text()), "not translated (Cyrillic)"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, f"proxies-release-error-{language}.png")
+    phone.assert_nothing_from_elsewhere()
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_a_volunteer_vouches_on_a_small_phone_and_sees_a_bad_number_refused(
+    chromium, live_server, language
+):
+    """/proxies/vouch/ for any volunteer at 360 px: a bad number is refused next to the
+    field in the page's language; a good one is thanked with the number masked."""
+    name, password, _ = make_account()
+    phone = Phone(chromium, live_server)
+    page = phone.page
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": phone.base}])
+    phone.log_in(name, password)
+    page.goto("/proxies/vouch/")
+    page.fill("input[name=phone]", "12")
+    page.locator("main form button").tap()
+    error = page.locator("main .field.invalid p.error")
+    expect(error).to_be_visible()
+    assert re.search(r"[\u0400-\u04ff]{3}", error.inner_text()), "not translated (Cyrillic)"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, f"proxies-volunteer-vouch-error-{language}.png")
+    page.fill("input[name=phone]", "8 705 111 22 33")
+    page.locator("main form button").tap()
+    thanked = page.locator("ul.messages li")
+    expect(thanked).to_contain_text("+7705")
+    assert "111 22 33" not in thanked.inner_text() and "1112233" not in thanked.inner_text()
+    assert re.search(r"[\u0400-\u04ff]{3}", thanked.inner_text()), "not translated (Cyrillic)"
     phone.assert_nothing_from_elsewhere()
 
 

@@ -10,7 +10,6 @@ sent is what is asserted.
 """
 
 import io
-import itertools
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -18,9 +17,7 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from bailanys.bulletins.models import Bulletin
 from bailanys.bulletins.services import (
@@ -32,10 +29,13 @@ from bailanys.bulletins.services import (
 from bailanys.channels.sms.segments import segments
 from tests.conftest import make_account
 from tests.conftest import outbox_drain as deliver
+from tests.helpers import answer_to as ask
+from tests.helpers import new_number, said
+from tests.helpers import texted as sms
+from tests.helpers import texts_to as to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-URL = "/channels/smsgate/webhook"
 SOURCE = "Akimat of Almaty, akimat.almaty.kz"
 CURFEW = {
     "ru": "Комендантский час в Алматы с 23:00 до 06:00. Не выходите из дома.",
@@ -47,8 +47,6 @@ NATIONWIDE = {
     "kk": "Мобильді интернет бүкіл елде ертең түске қарай күтіледі.",
     "en": "Mobile internet across the country is expected back by noon tomorrow.",
 }
-_numbers = itertools.count(2_000_000)
-_clock = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -56,38 +54,6 @@ def sms_settings(settings):
     settings.BAILANYS_SMS_JOIN_SECONDS = 0
     settings.BAILANYS_SMS_PER_MINUTE = 60_000
     settings.BAILANYS_SMS_DAILY_CAP = 100_000
-
-
-def new_number() -> str:
-    return f"+7701{next(_numbers)}"
-
-
-def sms(fake, phone: str, text: str, **kwargs) -> None:
-    """`phone` texts `text`; each at its own millisecond, as a person's SMS arrive."""
-    kwargs.setdefault(
-        "received_at", datetime.now(UTC) + timedelta(milliseconds=next(_clock) % 1000)
-    )
-    body, headers = fake.build_received(phone, text, **kwargs)
-    response = Client().post(URL, data=body, content_type="application/json", headers=headers)
-    assert response.status_code == 200, response.content
-
-
-def to(fake, phone: str) -> list[str]:
-    return [m["text"] for m in fake.outbox if phone in m["phoneNumbers"]]
-
-
-def ask(fake, phone: str, text: str) -> list[str]:
-    """What `phone` is sent after texting `text`."""
-    before = len(to(fake, phone))
-    sms(fake, phone, text)
-    deliver()
-    return to(fake, phone)[before:]
-
-
-def said(language: str, msgid: str, **values) -> str:
-    with translation.override(language):
-        text = _(msgid)
-    return text % values if values else text
 
 
 def subscribed(language: str, region: str = "") -> str:

@@ -8,7 +8,6 @@ is filled with `bailanys proxy import`.
 """
 
 import io
-import itertools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -17,25 +16,23 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
-from django.test import Client
 from django.utils import translation
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from bailanys.channels.sms.segments import segments
 from bailanys.privacy.models import AuditEntry
 from tests.conftest import Browser, make_account, run_cli
 from tests.conftest import outbox_drain as deliver
+from tests.helpers import answer_to, new_number, said
+from tests.helpers import texted as sms
+from tests.helpers import texts_to as to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-URL = "/channels/smsgate/webhook"
 DOMAIN = b"example.com".hex()
 PRESS = "Press a link to add the proxy to Telegram. If none works, send NOWORK."
 NOTED = "Thank you. When it is confirmed you get new proxies at once."
 SHUTDOWN = "The internet is cut everywhere: a proxy cannot help now. Calls and SMS still work."
-_numbers = itertools.count(1_000_000)
-_clock = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -43,10 +40,6 @@ def sms_settings(settings):
     settings.BAILANYS_SMS_JOIN_SECONDS = 0
     settings.BAILANYS_SMS_PER_MINUTE = 60_000
     settings.BAILANYS_SMS_DAILY_CAP = 100_000
-
-
-def new_number() -> str:
-    return f"+7701{next(_numbers)}"
 
 
 def link(i: int) -> str:
@@ -65,35 +58,13 @@ def stock(tmp_path, numbers, pool: str = "public") -> set[str]:
     return set(links)
 
 
-def sms(fake, phone: str, text: str, **kwargs) -> None:
-    """`phone` texts `text`; each at its own millisecond, as a person's SMS arrive."""
-    kwargs.setdefault(
-        "received_at", datetime.now(UTC) + timedelta(milliseconds=next(_clock) % 1000)
-    )
-    body, headers = fake.build_received(phone, text, **kwargs)
-    response = Client().post(URL, data=body, content_type="application/json", headers=headers)
-    assert response.status_code == 200, response.content
-
-
-def to(fake, phone: str) -> list[str]:
-    return [m["text"] for m in fake.outbox if phone in m["phoneNumbers"]]
-
-
 def ask(fake, phone: str, text: str = "PROXY") -> list[str]:
     """What `phone` is sent after texting `text`."""
-    before = len(to(fake, phone))
-    sms(fake, phone, text)
-    deliver()
-    return to(fake, phone)[before:]
+    return answer_to(fake, phone, text)
 
 
 def links_in(texts: list[str]) -> set[str]:
     return {t for t in texts if t.startswith("tg://")}
-
-
-def said(language: str, msgid: str) -> str:
-    with translation.override(language):
-        return _(msgid)
 
 
 def too_soon(language: str = "en") -> str:
