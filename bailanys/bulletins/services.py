@@ -7,6 +7,7 @@ outbox row in the slow lane (Lane.SLOW): relay notices, check-in replies and pro
 to the same gateways go first, and bulletins use what is left of each SIM's budget.
 """
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
@@ -350,6 +351,8 @@ def bulletin_fanout(bulletin_id: int, *, batch: int = 500) -> int:
     if bulletin.state != Bulletin.State.ISSUED or bulletin.fanout_done_at:
         return 0
     written = 0
+    # One text per language, not one per subscriber.
+    body = functools.cache(lambda language: message_for(bulletin, language))
     while True:
         todo = list(
             recipients(bulletin)
@@ -365,7 +368,7 @@ def bulletin_fanout(bulletin_id: int, *, batch: int = 500) -> int:
                 outbox = outbox_add(
                     channel=subscriber.channel,
                     address=subscriber.address,
-                    body=message_for(bulletin, subscriber.language),
+                    body=body(subscriber.language),
                     idempotency_key=f"bulletin:{bulletin.pk}:{subscriber.pk}",
                     priority=Lane.SLOW,
                 )
@@ -373,7 +376,7 @@ def bulletin_fanout(bulletin_id: int, *, batch: int = 500) -> int:
                     bulletin=bulletin, subscriber=subscriber, defaults={"outbox": outbox}
                 )
                 written += 1
-        if Bulletin.objects.filter(pk=bulletin.pk, state=Bulletin.State.ISSUED).count() == 0:
+        if not Bulletin.objects.filter(pk=bulletin.pk, state=Bulletin.State.ISSUED).exists():
             return written  # withdrawn meanwhile: stop writing
     Bulletin.objects.filter(pk=bulletin.pk).update(fanout_done_at=timezone.now())
     return written
