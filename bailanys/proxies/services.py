@@ -204,7 +204,6 @@ def _bucket_join(pool: str, *, avoid) -> Bucket | None:
     stock = list(
         Proxy.objects.select_for_update(skip_locked=True)
         .filter(pool=pool, state=Proxy.State.STOCKED, down_since__isnull=True)
-        .filter(Q(released_at__isnull=False) | ~Q(pool=Pool.RESERVED))
         .order_by("pk")
         .values_list("pk", flat=True)[:size]
     )
@@ -369,29 +368,32 @@ def proxy_block(proxy: Proxy, *, actor: str, request=None) -> None:
         now = timezone.now()
         if proxy.bucket is not None:
             bucket_block(proxy.bucket, now=now)
-        Proxy.objects.filter(pk=proxy.pk).update(state=Proxy.State.BLOCKED, state_changed_at=now)
-        audit_record(
-            actor=actor,
-            action="proxy.block",
-            object_type="proxy",
-            object_id=proxy.pk,
-            request=request,
-        )
+        _proxy_set(proxy, Proxy.State.BLOCKED, "proxy.block", now=now, actor=actor, request=request)
 
 
 def proxy_retire(proxy: Proxy, *, actor: str, request=None) -> None:
     """Take a proxy out of circulation (its server is gone): no one is blamed."""
     with transaction.atomic():
-        Proxy.objects.filter(pk=proxy.pk).update(
-            state=Proxy.State.RETIRED, state_changed_at=timezone.now()
-        )
-        audit_record(
+        _proxy_set(
+            proxy,
+            Proxy.State.RETIRED,
+            "proxy.retire",
+            now=timezone.now(),
             actor=actor,
-            action="proxy.retire",
-            object_type="proxy",
-            object_id=proxy.pk,
             request=request,
         )
+
+
+def _proxy_set(proxy: Proxy, state: str, action: str, *, now, actor: str, request) -> None:
+    """A coordinator's decision on one proxy: its new state, audited as `action`."""
+    Proxy.objects.filter(pk=proxy.pk).update(state=state, state_changed_at=now)
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="proxy",
+        object_id=proxy.pk,
+        request=request,
+    )
 
 
 # --- Trust and the reserve --------------------------------------------------------
