@@ -9,6 +9,7 @@ from ninja.parser import Parser
 
 from bailanys.bulletins.api import router as bulletins_router
 from bailanys.middleware import unreadable_detail
+from bailanys.outages.api import router as outages_router
 from bailanys.privacy.crypto import DecryptionError
 from bailanys.privacy.ratelimit import Throttled
 from bailanys.proxies.api import router as proxies_router
@@ -119,3 +120,4 @@ def on_database_busy(request: HttpRequest, exc: Exception):
 api.add_router("/", relay_router)
 api.add_router("/", proxies_router)
 api.add_router("/", bulletins_router)
+api.add_router("/", outages_router)

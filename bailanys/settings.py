@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "bailanys.relay",
     "bailanys.proxies",
     "bailanys.bulletins",
+    "bailanys.outages",
     "bailanys.channels",
     "bailanys.conversations",
 ]
@@ -373,6 +374,30 @@ BAILANYS_PROXY_CHECK_SECONDS = env_int("BAILANYS_PROXY_CHECK_SECONDS", 300, mini
 BAILANYS_PROXY_VOUCH_LIMIT = env_limit("BAILANYS_PROXY_VOUCH_LIMIT", "20/86400")
 # Requesters who asked nothing for this many days are forgotten (and their reports).
 BAILANYS_PROXY_REQUESTER_DAYS = env_int("BAILANYS_PROXY_REQUESTER_DAYS", 90, minimum=1)
+
+# The shutdown's state (docs/status.md): outside feeds polled by the worker. Their data says
+# nothing about anyone; what we send them is only which country and networks we watch.
+BAILANYS_IODA_URL = env_str("BAILANYS_IODA_URL", "https://api.ioda.inetintel.cc.gatech.edu/v2")
+BAILANYS_OONI_URL = env_str("BAILANYS_OONI_URL", "https://api.ooni.io/api")
+BAILANYS_RADAR_URL = env_str("BAILANYS_RADAR_URL", "https://api.cloudflare.com/client/v4/radar")
+# Cloudflare Radar's outage annotations are read only with an API token.
+BAILANYS_RADAR_TOKEN = env_str("BAILANYS_RADAR_TOKEN", "")
+# Which feeds the worker polls ("ioda,ooni"; empty: none, e.g. an offline rehearsal).
+BAILANYS_OUTAGE_FEEDS = [
+    f.strip() for f in env_str("BAILANYS_OUTAGE_FEEDS", "ioda,ooni").split(",") if f.strip()
+]
+# IODA is polled this often; OONI hourly at most, Radar every 30 minutes at most. A state
+# whose readings are older than twice their feed's interval turns "unknown".
+BAILANYS_OUTAGE_POLL_SECONDS = env_int("BAILANYS_OUTAGE_POLL_SECONDS", 300, minimum=10)
+# Our own sensors (SMS delivery reports, call outcomes) count over this many minutes.
+BAILANYS_OUTAGE_SENSOR_MINUTES = env_int("BAILANYS_OUTAGE_SENSOR_MINUTES", 60, minimum=5)
+# The ASNs watched: "number=Name" or "number=Name:carrier" (the carrier name phonenumbers
+# gives the operator's numbers; a mobile operator has one), comma-separated.
+BAILANYS_OUTAGE_ASNS = env_str(
+    "BAILANYS_OUTAGE_ASNS",
+    "9198=Kazakhtelecom,21299=Beeline:Beeline,29355=Kcell:Kcell/Activ,48503=Tele2/Altel:T2,"
+    "35104=Jusan Mobile:Jusan,41798=Transtelecom",
+)
 
 # Bulletins (docs/bulletins.md): a subscriber not heard from for this many days is forgotten.
 BAILANYS_SUBSCRIBER_DAYS = env_int("BAILANYS_SUBSCRIBER_DAYS", 180, minimum=1)

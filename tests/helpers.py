@@ -84,7 +84,9 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of an embedded installation: SQLite in `data_dir`, nothing inherited."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BAILANYS_")}
     env.pop("DATABASE_URL", None)
-    env.update(BAILANYS_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", **extra)
+    # No outside feed is polled from a test (docs/status.md): a test sets its own fakes.
+    env.update(BAILANYS_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", BAILANYS_OUTAGE_FEEDS="")
+    env.update(extra)
     return env
 
 

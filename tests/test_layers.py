@@ -60,7 +60,7 @@ def layer(module: str) -> str:
         return "entry"
     if top in FOUNDATIONS:
         return "foundation"
-    if top in ("proxies", "bulletins"):
+    if top in ("proxies", "bulletins", "outages"):
         return "relay"  # the relay core's sibling (design.md, "Layers, one way")
     if top in ("outbox", "relay", "channels", "conversations"):
         return top

@@ -261,6 +261,8 @@ EXPECTED = {
     # Any volunteer may vouch for a number; an empty POST is refused with a reason.
     "proxies/vouch/": expect({200}, {422}, anon_get={LOGIN}, anon_post={LOGIN}),
     "api/v1/proxies/vouch": expect({405}, {422}, anon_post={401}),
+    # The shutdown's state is public: it names networks and regions, never a person.
+    "api/v1/status": expect({200}, {405}),
 }
 # A valid body, so that what answers is the permission check and not validation.
 POST_BODIES = {

@@ -18,6 +18,7 @@ from django_tasks_db.models import DBTaskResult
 from bailanys.bulletins.services import bulletins_fanout_pending
 from bailanys.channels.sms.services import sms_sweep
 from bailanys.conversations.bridge import bridges_sweep
+from bailanys.outages.services import outages_due
 from bailanys.outbox.services import outbox_send_due
 from bailanys.privacy.ratelimit import rate_counters_expire
 from bailanys.privacy.services import retention_purge
@@ -127,6 +128,20 @@ def _sweep_forever(interval: int, purge_every: int) -> None:
             last_purge = time.monotonic()
 
 
+OUTAGES_LOOK_SECONDS = 10
+
+
+def _outages_forever() -> None:
+    """Poll the outage feeds when due (docs/status.md), on a thread of its own: a feed
+    that takes its time to answer must not hold up the outbox."""
+    while True:
+        time.sleep(OUTAGES_LOOK_SECONDS)
+        try:
+            outages_due()
+        finally:
+            close_old_connections()
+
+
 def _follow_parent(pid: int) -> None:
     """Ask this worker to stop, as Ctrl-C would, once its parent is gone (it was killed
     outright, so it could not stop us itself); it finishes the task in hand first."""
@@ -167,6 +182,7 @@ class Command(BaseCommand):
                 daemon=True,
                 name="sweep",
             ).start()
+            threading.Thread(target=_outages_forever, daemon=True, name="outages").start()
         worker = Worker(
             queue_names=["*"],
             interval=interval,
