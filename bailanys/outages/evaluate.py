@@ -210,17 +210,24 @@ def sensed(entity: Entity, channel: str, counts) -> rules.Verdict:
     )
 
 
-def verdicts(now: datetime, entities=None) -> dict[tuple[str, str], rules.Verdict]:
-    fresh = _fresh(now)
-    counts = sensor_counts(now)
+def verdicts(now: datetime, entities=None, channels=None) -> dict[tuple[str, str], rules.Verdict]:
+    """The rules' word on each (entity, channel); `channels` limits the work to those."""
+    wanted = set(channels or Channel.values)
+    online = wanted - set(SENSED)
+    fresh = _fresh(now) if online else {}
+    counts = sensor_counts(now) if wanted & set(SENSED) else {}
     found = {}
     for entity in entities if entities is not None else Entity.objects.all():
-        internet = _internet(entity.key, fresh)
-        found[(entity.key, Channel.INTERNET)] = internet
-        for channel in MESSENGERS:
-            found[(entity.key, channel)] = _messenger(entity, channel, internet, fresh)
+        if online:
+            internet = _internet(entity.key, fresh)
+            if Channel.INTERNET in wanted:
+                found[(entity.key, Channel.INTERNET)] = internet
+            for channel in MESSENGERS:
+                if channel in wanted:
+                    found[(entity.key, channel)] = _messenger(entity, channel, internet, fresh)
         for channel in SENSED:
-            found[(entity.key, channel)] = sensed(entity, channel, counts)
+            if channel in wanted:
+                found[(entity.key, channel)] = sensed(entity, channel, counts)
     return found
 
 
@@ -228,11 +235,14 @@ def verdicts(now: datetime, entities=None) -> dict[tuple[str, str], rules.Verdic
 def evaluate(now: datetime, *, entities=None, channels=None, replayed: bool = False) -> list:
     """Write each channel's state; a change is appended to the timeline. Returns the
     StatusChange rows made."""
-    current = {(s.entity, s.channel): s for s in Status.objects.select_for_update()}
+    found = verdicts(now, entities, channels)
+    keys = {entity for entity, _channel in found}
+    rows = Status.objects.select_for_update()
+    if entities is not None:
+        rows = rows.filter(entity__in=keys)
+    current = {(s.entity, s.channel): s for s in rows}
     changes = []
-    for (entity, channel), verdict in verdicts(now, entities).items():
-        if channels is not None and channel not in channels:
-            continue
+    for (entity, channel), verdict in found.items():
         status = current.get((entity, channel))
         if status is not None and status.state == verdict.state:
             Status.objects.filter(pk=status.pk).update(
