@@ -77,10 +77,10 @@ class Command(BaseCommand):
                 moment = moment.replace(tzinfo=UTC)
         rows = grid(moment)
         channels = list(rows[0][1]) if rows else []
-        self.stdout.write(f"{'':28}" + "".join(f"{c:>10}" for c in channels))
+        self.stdout.write(f"{'':34}" + "".join(f"{c:>10}" for c in channels))
         for entity, views in rows:
             cells = "".join(f"{MARK.get(views[c].state, '?'):>10}" for c in channels)
-            self.stdout.write(f"{entity.name[:18]:18} {entity.key[-9:]:>9}" + cells)
+            self.stdout.write(f"{entity.name[:18]:18} {entity.key[:15]:15}" + cells)
 
     def _clear(self, **options):
         outages_clear()
