@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from tests.fakes.gammu import FakeGammu
+from tests.fakes.outages import RADAR_TOKEN, OutageFakes
 from tests.fakes.smsgate import SIGNING_KEY, FakeSmsGate
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio
@@ -243,6 +244,26 @@ def fake_twilio():
 def fake_gammu(tmp_path):
     """A gammu-smsd FILES spool in a temporary folder."""
     return FakeGammu(tmp_path / "spool")
+
+
+@pytest.fixture
+def fake_outages(settings):
+    """IODA, OONI and Cloudflare Radar answering from one made-up scenario
+    (``fake_outages.scenario``), with Bailanys' settings pointing at them and all three polled."""
+    with OutageFakes() as fake:
+        settings.BAILANYS_IODA_URL = fake.urls["ioda"]
+        settings.BAILANYS_OONI_URL = fake.urls["ooni"]
+        settings.BAILANYS_RADAR_URL = fake.urls["radar"]
+        settings.BAILANYS_RADAR_TOKEN = RADAR_TOKEN
+        settings.BAILANYS_OUTAGE_FEEDS = ["ioda", "ooni"]
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def no_outage_feeds(settings):
+    """No test asks the real IODA, OONI or Radar: tests that poll use ``fake_outages``."""
+    settings.BAILANYS_OUTAGE_FEEDS = []
+    settings.BAILANYS_RADAR_TOKEN = ""
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,10 @@
 """What every fake HTTP service shares: a threaded HTTP server on a free loopback port.
 
 A subclass answers each request in ``handle(method, target, headers, raw, received)`` with
-``(status, JSON body or None, extra headers)``, or None to drop the connection without an
-answer. The base starts and stops the server (also as a context manager), records calls in
-``calls`` in order of arrival, and keeps the failures a test injects until they are used.
+``(status, JSON body or None, extra headers)`` (a ``bytes`` body is sent as it is), or None
+to drop the connection without an answer. The base starts and stops the server (also as a
+context manager), records calls in ``calls`` in order of arrival, and keeps the failures a
+test injects until they are used.
 """
 
 import base64
@@ -60,7 +61,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, body, headers = answer
-        data = json.dumps(body).encode() if body is not None else b""
+        if isinstance(body, bytes):  # sent as it is: a malformed answer, say
+            data = body
+        else:
+            data = json.dumps(body).encode() if body is not None else b""
         try:
             self.send_response(status)
             for name, value in headers.items():
