@@ -430,7 +430,9 @@ def poll(feed: str, now: datetime, *, with_regions: bool) -> bool:
     """Ask a feed everything once; True when every request was answered and usable. A
     feed that does not answer at all is not asked again in this poll."""
     ok = True
-    for ask in asks(feed, now, with_regions=with_regions):
+    pending = asks(feed, now, with_regions=with_regions)
+    while pending:
+        ask = pending.pop(0)
         started = time.monotonic()
         try:
             status, body = fetch(ask)
@@ -447,4 +449,6 @@ def poll(feed: str, now: datetime, *, with_regions: bool) -> bool:
             return False
         ms = int((time.monotonic() - started) * 1000)
         ok = ingest(feed, ask.path, ask.query, status, body, now, ms=ms) and ok
+        if ask.path == "entities/query":  # the regions just listed are asked about at once
+            pending = asks(feed, now, with_regions=False)
     return ok
