@@ -276,8 +276,8 @@ def replay_read(lines) -> tuple[list[dict], list[str]]:
             if not isinstance(line.get("query", {}), dict):
                 raise ValueError("query must be an object")
             status = line.get("status", 200)
-            if not isinstance(status, int) or isinstance(status, bool):
-                raise ValueError("status must be a number")
+            if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+                raise ValueError("status must be an HTTP status (100-599)")
             found.append(line)
         except (ValueError, TypeError, OverflowError) as error:
             errors.append(f"line {number}: {str(error)[:100]}")
