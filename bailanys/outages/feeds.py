@@ -318,19 +318,24 @@ def _ioda_outages(what: str, query: dict, data: list, at: datetime) -> None:
     now = int(at.timestamp())
     fresh = 2 * interval("ioda")
     found: dict[str, dict] = {}
+    readable = 0
     for item in data[:2000]:
         if not isinstance(item, dict) or not isinstance(item.get("entity"), dict):
             continue
         key = f"{item['entity'].get('type')}/{item['entity'].get('code')}"
         if what == "events":
             start, until = item.get("from"), item.get("until")
-            if not isinstance(start, int) or (until is not None and not isinstance(until, int)):
+            if not _epoch_ok(start) or (until is not None and not _epoch_ok(until)):
                 continue
+            readable += 1
             if start <= now and (until is None or until >= now - fresh):
                 found[key] = {"open": True, "from": start, "score": rules.number(item.get("score"))}
         else:
             when = item.get("time")
-            if item.get("level") == "critical" and isinstance(when, int) and when >= now - fresh:
+            if not _epoch_ok(when) or not isinstance(item.get("level"), str):
+                continue
+            readable += 1
+            if item["level"] == "critical" and when >= now - fresh:
                 found[key] = {
                     "critical": True,
                     "time": when,
@@ -338,17 +343,24 @@ def _ioda_outages(what: str, query: dict, data: list, at: datetime) -> None:
                     "value": rules.number(item.get("value")),
                     "baseline": rules.number(item.get("historyValue")),
                 }
+    if data and not readable:  # garbage is no news: an empty list is
+        raise Shape(f"no readable {what[:-1]} among {len(data)}")
     metric = "event" if what == "events" else "alert"
     for key in _covered(query):
         data_ = found.get(key) or ({"open": False} if metric == "event" else {"critical": False})
         _keep("ioda", key, metric, at, {**data_, "link": _link(key)})
 
 
+def _epoch_ok(value) -> bool:
+    """A time in seconds since 1970 as IODA gives them: a positive whole number."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _asn_number(value) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return value if value > 0 else None
     if isinstance(value, str) and value.upper().startswith("AS") and value[2:].isdigit():
-        return int(value[2:])
+        return int(value[2:]) or None
     return None
 
 
@@ -373,11 +385,15 @@ def _ooni(query: dict, result: list, at: datetime) -> None:
         raise Shape("an aggregation for a test we do not ask for")
     since = at - timedelta(hours=OONI_HOURS)
     totals: dict[str, list[int]] = {}
+    readable = 0
     for row in result[:20000]:
         if not isinstance(row, dict):
             continue
         asn, hour = _asn_number(row.get("probe_asn")), _hour(row.get("measurement_start_day"))
-        if asn is None or hour is None or not since <= hour <= at:
+        if asn is None or hour is None:
+            continue
+        readable += 1
+        if not since <= hour <= at:
             continue
         counts = [
             _count(row, "measurement_count"),
@@ -387,6 +403,8 @@ def _ooni(query: dict, result: list, at: datetime) -> None:
             total = totals.setdefault(key, [0, 0])
             total[0] += counts[0]
             total[1] += min(counts[1], counts[0])
+    if result and not readable:  # garbage is no news: an empty result is
+        raise Shape(f"no readable row among {len(result)}")
     link = f"{OONI_EXPLORER}?probe_cc=KZ&test_name={test}&axis_x=measurement_start_day"
     for key in [COUNTRY, *entity_keys("asn")]:
         measured, anomalies = totals.get(key, [0, 0])
@@ -407,11 +425,15 @@ def _ooni(query: dict, result: list, at: datetime) -> None:
 def _radar(annotations: list, at: datetime) -> None:
     ongoing: dict[str, dict] = {}
     asns = {key.split("/")[1] for key in entity_keys("asn")}
+    readable = 0
     for note in annotations[:500]:
-        if not isinstance(note, dict) or note.get("endDate"):
+        if not isinstance(note, dict) or _hour(note.get("startDate")) is None:
             continue
         locations = note.get("locations")
-        if not isinstance(locations, list) or "KZ" not in locations:
+        if not isinstance(locations, list):
+            continue
+        readable += 1
+        if note.get("endDate") or "KZ" not in locations:
             continue
         what = {
             "ongoing": True,
@@ -422,6 +444,8 @@ def _radar(annotations: list, at: datetime) -> None:
         numbers = [str(a) for a in note.get("asns") or [] if str(a) in asns]
         for key in [f"asn/{n}" for n in numbers] or [COUNTRY]:
             ongoing[key] = what
+    if annotations and not readable:  # garbage is no news: no annotation is
+        raise Shape(f"no readable annotation among {len(annotations)}")
     for key in [COUNTRY, *entity_keys("asn")]:
         _keep("radar", key, "radar", at, ongoing.get(key) or {"ongoing": False})
 
