@@ -16,6 +16,7 @@ shared/research/03-outage-status-ioda-ooni-radar.md; every figure is made up.
 Standard library only.
 """
 
+import functools
 import math
 import threading
 import time
@@ -247,13 +248,26 @@ class Scenario:
 
     def value(self, entity: str, datasource: str, t: float, curve_only=False) -> int | None:
         """The figure a datasource shows for ``entity`` in the step starting at ``t``."""
-        local_hour = ((t + 6 * 3600) % DAY) / 3600  # Kazakhstan's evening peak, night trough
-        curve = 1 + 0.08 * math.sin((local_hour - 9) / 24 * 2 * math.pi)
-        wobble = ((int(t) // 60 * 2654435761) % 1000) / 1000 * 0.01 - 0.005
-        scale = 1.0 if datasource == "bgp" else 0.4
-        level = self.normal_level(entity) * scale * (curve + wobble)
-        fraction = 1.0 if curve_only else self.fraction(entity, datasource, t)
-        return None if fraction is None else round(level * fraction)
+        return self.values(entity, datasource, [t], curve_only)[0]
+
+    def values(self, entity: str, datasource: str, times, curve_only=False) -> list[int | None]:
+        """``value`` at each of ``times``: the daily curve (an evening peak, a night trough in
+        Kazakhstan's time) with a small fixed wobble, times the fraction of normal then."""
+        spans = [
+            s
+            for s in reversed(self.spans)
+            if not curve_only and entity in s.entities and datasource in s.datasources
+        ]
+        level = self.normal_level(entity) * (1.0 if datasource == "bgp" else 0.4)
+        found = []
+        for t in times:
+            fraction = 1.0
+            for span in spans:
+                if span.start <= t < span.end:
+                    fraction = span.fraction
+                    break
+            found.append(None if fraction is None else round(level * _curve(int(t)) * fraction))
+        return found
 
     def derived_events(self) -> list[dict]:
         """One event per stretch of an entity's bgp level below half (between span edges)."""
@@ -380,10 +394,8 @@ class Scenario:
         step = STEPS[datasource]
         first = int(start) // step * step
         known = key in self.entities()
-        values = [
-            self.value(key, datasource, t) if known else None
-            for t in range(first, int(until), step)
-        ]
+        times = range(first, int(until), step)
+        values = self.values(key, datasource, times) if known else [None] * len(times)
         entity = self._entity(key)
         return {
             "entityType": entity["type"],
@@ -504,6 +516,17 @@ class Scenario:
             shown["eventType"] = "OUTAGE"
             found.append(shown)
         return 200, {"success": True, "errors": [], "result": {"annotations": found}}
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_curve(second_of_day: int) -> float:
+    local_hour = ((second_of_day + 6 * 3600) % DAY) / 3600
+    return 1 + 0.08 * math.sin((local_hour - 9) / 24 * 2 * math.pi)
+
+
+def _curve(t: int) -> float:
+    wobble = ((t // 60 * 2654435761) % 1000) / 1000 * 0.01 - 0.005
+    return _day_curve(t % DAY) + wobble
 
 
 class BadRequest(ValueError):
