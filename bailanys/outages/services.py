@@ -376,8 +376,10 @@ def timeline(start: datetime, end: datetime) -> dict[tuple[str, str], list[tuple
     return spans
 
 
-def fetches_recent(limit: int = 20) -> list[Fetch]:
-    return list(Fetch.objects.all()[:limit])
+def fetches_recent(limit: int = 20, *, failed: bool = False) -> list[Fetch]:
+    """The latest fetches, newest first (only those that failed, with `failed`)."""
+    fetches = Fetch.objects.filter(ok=False) if failed else Fetch.objects.all()
+    return list(fetches[:limit])
 
 
 def feeds_overview() -> list[Feed]:

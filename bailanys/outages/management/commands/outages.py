@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bailanys.outages.services import (
     feeds_overview,
+    fetches_recent,
     grid,
     outages_clear,
     outages_poll,
@@ -15,6 +16,7 @@ from bailanys.outages.services import (
 )
 
 MAX_FILE = 200 * 1024 * 1024
+FAILED_SHOWN = 10
 MARK = {"up": "ok", "degraded": "part", "down": "DOWN", "blocked": "BLOCK", "unknown": "?"}
 
 
@@ -81,7 +83,31 @@ class Command(BaseCommand):
         for entity, views in rows:
             cells = "".join(f"{MARK.get(views[c].state, '?'):>10}" for c in channels)
             self.stdout.write(f"{entity.name[:18]:18} {entity.key[:15]:15}" + cells)
+        if moment is None:
+            self._feeds()
+
+    def _feeds(self):
+        """What an operator looks at when a feed misbehaves: each feed's last answer and
+        back-off, then the latest failed fetches with their time and why."""
+        self.stdout.write("\nfeeds:")
+        for feed in feeds_overview():
+            self.stdout.write(
+                f"{feed.name:6} last answer {_when(feed.last_ok_at)}, "
+                f"{feed.failures} failure(s) in a row, next try {_when(feed.next_at)}"
+            )
+        failed = fetches_recent(FAILED_SHOWN, failed=True)
+        if failed:
+            self.stdout.write("failed fetches (latest first):")
+        for fetch in failed:
+            self.stdout.write(
+                f"{_when(fetch.at)} {fetch.feed:6} {fetch.path[:60]}: {fetch.note or '?'}"
+                + (" (replayed)" if fetch.replayed else "")
+            )
 
     def _clear(self, **options):
         outages_clear()
         self.stdout.write("cleared")
+
+
+def _when(moment) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if moment else "never"
