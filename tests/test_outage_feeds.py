@@ -1,0 +1,601 @@
+"""The outside feeds (IODA, OONI, Cloudflare Radar) → the state of each channel (issue 20).
+
+Everything goes through the public surface: `bailanys outages poll|replay|show` and
+`GET /api/v1/status`, under time_machine, against the local fakes of tests/fakes/outages.py
+(three real HTTP servers answering from one made-up scenario). Rules: docs/status.md.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+import time_machine
+from django.core.management.base import CommandError
+from django.db import transaction
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import Api, run_cli
+from tests.fakes.jan2022 import (
+    ALMATY,
+    ASTANA,
+    SHYMKENT,
+    january_2022,
+    local,
+    poll_asks,
+    write_replay,
+)
+from tests.fakes.outage_scenario import MESSENGERS, Scenario
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning, on a 5-minute step
+MIN = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+KCELL, BEELINE = "asn/29355", "asn/21299"
+
+
+def at(moment: datetime):
+    return time_machine.travel(moment, tick=False)
+
+
+def poll(moment: datetime) -> str:
+    with at(moment):
+        return run_cli("outages", "poll")
+
+
+def status(moment: datetime, past: datetime | None = None) -> dict[str, dict]:
+    """{entity: {channel: {"state", "since", "confidence", "evidence"}}} as the API says at
+    ``moment`` (of the timeline at ``past`` if given)."""
+    query = f"?{urlencode({'at': past.isoformat()})}" if past else ""
+    with at(moment):
+        response = Api().get(f"/status{query}")
+    assert response.status_code == 200, response.content
+    return {row["entity"]: row["channels"] for row in response.json()["entities"]}
+
+
+def state(grid: dict, entity: str, channel: str = "internet") -> str:
+    return grid[entity][channel]["state"]
+
+
+def evidence(grid: dict, entity: str, metric: str, channel: str = "internet") -> dict:
+    found = [e for e in grid[entity][channel]["evidence"] if e["metric"] == metric]
+    assert found, grid[entity][channel]
+    return found[0]
+
+
+def moment_of(text) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- Internet, from IODA's signals --------------------------------------------------------
+
+
+def test_a_national_drop_turns_internet_down_for_the_country_within_two_polls(fake_outages):
+    scenario = fake_outages.scenario
+    drop = START + 30 * MIN
+    scenario.drop("country/KZ", drop, drop + 3 * HOUR, 0.1)
+
+    poll(drop - 5 * MIN)
+    assert state(status(drop - 5 * MIN), "country/KZ") == "up"
+
+    poll(drop + 5 * MIN)  # one step below half so far: not yet down
+    assert state(status(drop + 5 * MIN), "country/KZ") == "degraded"
+
+    poll(drop + 10 * MIN)  # two steps running
+    grid = status(drop + 10 * MIN)
+    country = grid["country/KZ"]["internet"]
+    assert country["state"] == "down"
+    assert moment_of(country["since"]) == drop + 10 * MIN
+    bgp = evidence(grid, "country/KZ", "bgp")
+    assert bgp["source"] == "ioda"
+    assert bgp["figure"] == scenario.value("country/KZ", "bgp", (drop + 5 * MIN).timestamp())
+    assert bgp["figure"] < 0.5 * bgp["baseline"]
+    assert bgp["baseline"] == pytest.approx(bgp["figure"] / 0.1, rel=0.02)
+    assert bgp["link"].startswith("https://") and "country/KZ" in bgp["link"]
+    # Only the country dropped in this scenario: the networks and regions stay up.
+    assert {state(grid, e) for e in grid if e != "country/KZ"} == {"up"}
+
+
+def test_an_open_ioda_event_is_enough_and_a_closed_one_is_not(fake_outages):
+    scenario = fake_outages.scenario
+    scenario.event(BEELINE, START - HOUR, START + 20 * MIN)
+
+    poll(START)
+    grid = status(START)
+    assert state(grid, BEELINE) == "down"
+    event = evidence(grid, BEELINE, "event")
+    assert event["source"] == "ioda" and event["link"].startswith("https://")
+    assert moment_of(event["at"]) == START - HOUR
+    assert state(grid, KCELL) == "up"
+
+    poll(START + 30 * MIN)  # ended ten minutes ago: within two polls, still open
+    assert state(status(START + 30 * MIN), BEELINE) == "down"
+    poll(START + 35 * MIN)
+    assert state(status(START + 35 * MIN), BEELINE) == "up"
+
+
+def test_a_critical_alert_or_an_ongoing_radar_annotation_means_degraded(fake_outages):
+    scenario = fake_outages.scenario
+    scenario.alert(KCELL, START - 3 * MIN)
+    scenario.annotate(START - 2 * HOUR, asns=[21299], description="Kar-Tel outage (made up)")
+
+    poll(START)
+    grid = status(START)
+    assert state(grid, KCELL) == "degraded"
+    assert evidence(grid, KCELL, "alert")["source"] == "ioda"
+    assert state(grid, BEELINE) == "degraded"
+    annotation = evidence(grid, BEELINE, "annotation")
+    assert annotation["source"] == "radar"
+    assert annotation["link"] == scenario.annotations[0]["linkedUrl"]
+    assert state(grid, "country/KZ") == "up"
+    radar = fake_outages.calls("radar")
+    assert radar and {c["auth"] for c in radar} == {f"Bearer {scenario.radar_token}"}
+
+
+# --- Messengers, from OONI --------------------------------------------------------------
+
+
+def test_ooni_anomalies_on_one_network_block_telegram_there_only(fake_outages):
+    scenario = fake_outages.scenario
+    scenario.block(29355, "telegram", START - 8 * HOUR, START + HOUR, share=0.75)
+
+    poll(START)
+    grid = status(START)
+    assert state(grid, KCELL) == "up"  # the internet works there ...
+    assert state(grid, KCELL, "telegram") == "blocked"  # ... Telegram does not
+    proof = evidence(grid, KCELL, "telegram", "telegram")
+    assert proof["source"] == "ooni"
+    assert (proof["figure"], proof["baseline"]) == (18, 24)  # 3 of 4 an hour, for 6 hours
+    assert "AS29355" in proof["link"]
+    for entity, channels in grid.items():
+        if entity != KCELL:
+            assert channels["telegram"]["state"] in ("up", "unknown"), entity
+    assert state(grid, "asn/9198", "telegram") == "up"
+    assert state(grid, KCELL, "whatsapp") == "up"
+    assert state(grid, "country/KZ", "telegram") == "up"  # 18 of 144 in the whole country
+
+
+def test_a_network_that_is_down_has_its_messengers_down_not_blocked(fake_outages):
+    scenario = fake_outages.scenario
+    scenario.drop(BEELINE, START - 3 * HOUR, START + HOUR, 0.02)
+    hour = START - HOUR  # a few probes still got through, all anomalous
+    scenario.ooni_hour(21299, "telegram", hour, anomaly_count=5)
+
+    poll(START)
+    grid = status(START)
+    assert state(grid, BEELINE) == "down"
+    assert {state(grid, BEELINE, m) for m in MESSENGERS} == {"down"}
+
+
+# --- Feeds that stop answering, fail or lie ---------------------------------------------
+
+
+def test_a_feed_that_stops_answering_turns_its_states_unknown_after_two_intervals(fake_outages):
+    poll(START)
+    assert state(status(START), "country/KZ") == "up"
+    fake_outages.refuse("ioda")
+
+    assert "ioda: failed" in poll(START + 10 * MIN).splitlines()
+    grid = status(START + 10 * MIN)  # IODA's readings are 10 minutes old: still good
+    assert state(grid, "country/KZ") == "up"
+    assert state(grid, KCELL, "telegram") == "up"
+
+    poll(START + 11 * MIN)
+    grid = status(START + 11 * MIN)
+    assert {state(grid, e) for e in grid} == {"unknown"}
+    # OONI still answers: the messengers rest on it while the internet is not known down.
+    assert state(grid, KCELL, "telegram") == "up"
+
+    fake_outages.reopen("ioda")
+    poll(START + 15 * MIN)
+    assert state(status(START + 15 * MIN), "country/KZ") == "up"
+
+
+def test_ooni_silent_for_two_hours_leaves_the_messengers_unknown(fake_outages):
+    scenario = fake_outages.scenario
+    scenario.block(29355, MESSENGERS, START - 8 * HOUR, START + 8 * HOUR)
+    poll(START)
+    assert state(status(START), KCELL, "signal") == "blocked"
+    fake_outages.refuse("ooni")
+
+    poll(START + 2 * HOUR)
+    assert state(status(START + 2 * HOUR), KCELL, "signal") == "blocked"
+    poll(START + 2 * HOUR + 5 * MIN)
+    grid = status(START + 2 * HOUR + 5 * MIN)
+    assert state(grid, KCELL, "signal") == "unknown"
+    assert state(grid, KCELL) == "up"  # IODA still answers
+
+
+def show(moment: datetime) -> str:
+    with at(moment):
+        return run_cli("outages", "show")
+
+
+def feed_line(shown: str, feed: str) -> str:
+    lines = shown.split("\nfeeds:\n", 1)[1].splitlines()
+    return next(line for line in lines if line.startswith(f"{feed} "))
+
+
+def utc(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+@pytest.mark.parametrize(
+    ("feed", "mode", "note"),
+    [
+        ("ioda", "500", "HTTP 500"),
+        ("ioda", "error", "IODA error: Datasource unavailable"),
+        ("ioda", "malformed", "malformed answer"),
+        ("ioda", "drop", "no answer"),
+        ("ooni", "error", "HTTP 503: Datasource unavailable"),
+        ("radar", "error", "Radar answered without a result"),
+    ],
+)
+def test_a_failing_feed_is_recorded_and_survived(fake_outages, feed, mode, note):
+    scenario = fake_outages.scenario
+    scenario.block(29355, "telegram", START - 8 * HOUR, START + HOUR)
+    scenario.drop(BEELINE, START - HOUR, START + HOUR, 0.02)
+    scenario.annotate(START - HOUR, asns=[48503])
+    scenario.fail(feed, mode)
+
+    out = poll(START)  # the command ends normally
+    assert f"{feed}: failed" in out.splitlines()
+    assert f"{feed}: 1 failure(s) in a row" in out.splitlines()
+    grid = status(START)
+    answered = {"ioda", "ooni", "radar"} - {feed}
+    assert {f"{name}: answered" for name in answered} <= set(out.splitlines())
+    if "ioda" in answered:  # the others still update
+        assert state(grid, BEELINE) == "down"
+    if "ooni" in answered:
+        assert state(grid, KCELL, "telegram") == "blocked"
+    if "radar" in answered:
+        assert state(grid, "asn/48503") == "degraded"  # an ongoing annotation
+
+    shown = show(START + MIN)
+    assert feed_line(shown, feed).endswith(
+        f"1 failure(s) in a row, next try {utc(START + timedelta(seconds=30))}"
+    )
+    failures = shown.split("failed fetches (latest first):\n", 1)[1].splitlines()
+    assert failures and all(line.startswith(f"{utc(START)} {feed} ") for line in failures)
+    assert note in failures[0]
+    for name in answered:
+        assert feed_line(shown, name).startswith(f"{name:6} last answer {utc(START)}, 0 failure")
+
+
+def test_a_failing_feed_backs_off_and_comes_back(fake_outages):
+    fake_outages.scenario.fail("ioda", "500")
+    waits = []
+    moment = START
+    for _ in range(5):
+        poll(moment)
+        line = feed_line(show(moment), "ioda")
+        next_try = datetime.strptime(line.rsplit("next try ", 1)[1], "%Y-%m-%d %H:%M:%S UTC")
+        waits.append(int((next_try.replace(tzinfo=UTC) - moment).total_seconds()))
+        moment += MIN
+    assert waits == [30, 60, 120, 240, 300]  # doubling, capped at the poll interval
+
+    fake_outages.scenario.heal()
+    poll(moment)
+    line = feed_line(show(moment), "ioda")
+    assert line == (
+        f"ioda   last answer {utc(moment)}, 0 failure(s) in a row, "
+        f"next try {utc(moment + timedelta(seconds=300))}"
+    )
+    assert state(status(moment), "country/KZ") == "up"
+
+
+def test_the_worker_asks_a_failing_feed_again_only_when_its_back_off_is_over(fake_outages):
+    from bailanys.outages.services import outages_due  # what the worker's thread calls
+
+    fake_outages.scenario.fail("ooni", "500")
+    rounds = []  # how many times each call of the worker asked OONI (4 tests a round)
+    for seconds in (0, 10, 29, 31, 60, 90, 92):
+        before = len(fake_outages.calls("ooni"))
+        with at(START + timedelta(seconds=seconds)):
+            outages_due()
+        rounds.append((len(fake_outages.calls("ooni")) - before) // 4)
+    assert rounds == [1, 0, 0, 1, 0, 0, 1]  # failed at 0: again after 30 s, then after 60
+    # IODA answered at once: it is not asked again before its interval (bgp, ping-slash24).
+    assert len(fake_outages.calls("ioda", "signals/raw/country/KZ")) == 2
+
+
+def test_states_nobody_evaluates_any_more_read_unknown(fake_outages):
+    poll(START)
+    assert state(status(START + 10 * MIN), "country/KZ") == "up"
+    later = status(START + HOUR)  # the worker is gone: nothing was evaluated since
+    assert {state(later, e) for e in later} == {"unknown"}
+
+
+# --- The replay file says what the poller asks ------------------------------------------
+
+
+def test_the_replay_builder_asks_what_the_poller_asks(fake_outages):
+    poll(START)
+
+    def shape(feed, path, query):
+        head, _, codes = path.rpartition("/")
+        if head.startswith("signals/raw/"):  # the order of the codes does not matter
+            path = f"{head}/{','.join(sorted(codes.split(',')))}"
+        return feed, path, json.dumps(sorted(query.items()))
+
+    asked = {shape(c["feed"], c["path"], c["query"]) for c in fake_outages.calls()}
+    built = poll_asks(START.timestamp())
+    expected = {shape(f, p, {k: str(v) for k, v in q.items()}) for f, p, q in built}
+    assert asked == expected
+
+
+# --- January 2022, replayed -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def january_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("replay") / "january-2022.jsonl"
+    write_replay(path, january_2022(), [when for when, _grid in JANUARY])
+    return path
+
+
+# At each moment (Kazakhstan's time): {entity: {channel: state}} for the cells the story
+# decides. Regions: 4401 Almaty, 4402 Astana, 4403 Shymkent.
+JANUARY = [
+    (  # 4 Jan evening: messengers blocked on the mobile networks, the internet up
+        local(4, 18),
+        {
+            "country/KZ": {"internet": "up", "telegram": "blocked"},
+            ASTANA: {"internet": "up"},
+            BEELINE: {"internet": "up", "telegram": "blocked", "whatsapp": "blocked"},
+            KCELL: {"internet": "up", "signal": "blocked"},
+            "asn/9198": {"internet": "up", "telegram": "up"},
+        },
+    ),
+    (  # 4 Jan, night: mobile networks down, fixed lines up
+        local(4, 23, 30),
+        {
+            "country/KZ": {"internet": "degraded"},
+            ALMATY: {"internet": "degraded"},
+            BEELINE: {"internet": "down", "telegram": "down"},
+            "asn/48503": {"internet": "down"},
+            "asn/9198": {"internet": "up", "telegram": "up"},
+        },
+    ),
+    (  # 5 Jan, evening: the whole country
+        local(5, 18),
+        {
+            "country/KZ": {"internet": "down", "telegram": "down"},
+            ALMATY: {"internet": "down", "telegram": "down"},
+            ASTANA: {"internet": "down"},
+            "asn/9198": {"internet": "down", "whatsapp": "down"},
+            "asn/41798": {"internet": "down"},
+        },
+    ),
+    (  # 7 Jan, 11:00: Astana has its window, Shymkent and Almaty do not
+        local(7, 11),
+        {
+            "country/KZ": {"internet": "down"},
+            ASTANA: {"internet": "up", "telegram": "unknown"},
+            SHYMKENT: {"internet": "down"},
+            ALMATY: {"internet": "down"},
+            "asn/9198": {"internet": "down"},
+        },
+    ),
+    (  # 8 Jan, noon: fixed lines back for three hours, under a whitelist
+        local(8, 12),
+        {
+            "country/KZ": {"internet": "down"},
+            ASTANA: {"internet": "up"},
+            "asn/9198": {"internet": "degraded", "telegram": "blocked"},
+            "asn/41798": {"internet": "degraded", "signal": "blocked"},
+            KCELL: {"internet": "down"},
+        },
+    ),
+    (  # 10 Jan, afternoon: Kazakhtelecom back in Astana and Almaty, mobile still down
+        local(10, 15),
+        {
+            "country/KZ": {"internet": "degraded"},
+            ASTANA: {"internet": "up"},
+            ALMATY: {"internet": "up"},
+            SHYMKENT: {"internet": "down"},
+            "asn/9198": {"internet": "up", "telegram": "up"},
+            BEELINE: {"internet": "down", "telegram": "down"},
+            KCELL: {"internet": "down"},
+        },
+    ),
+]
+
+
+def test_the_replay_of_january_2022_yields_the_expected_grid(january_file):
+    out = run_cli("outages", "replay", str(january_file))
+    assert out.startswith(f"replayed {len(january_file.read_text().splitlines())} answer(s)")
+
+    for when, expected in JANUARY:
+        grid = status(local(12, 0), past=when)
+        seen = {e: {c: grid[e][c]["state"] for c in channels} for e, channels in expected.items()}
+        assert seen == expected, when
+    # The same timeline as text: on the evening of the 5th every row's internet is DOWN.
+    shown = run_cli("outages", "show", "--at", local(5, 18).isoformat()).splitlines()
+    assert shown[0].split()[0] == "internet"
+    assert [row.split()[-6] for row in shown[1:]] == ["DOWN"] * len(grid)
+
+
+# --- Hostile answers through the replay ---------------------------------------------------
+
+SPECIAL = ["NaN", "nan", "Infinity", "-Infinity", "-1", "1e999", "null", "", "AS", "ASx"]
+# Anything but a usable figure: no number >= 0, no "critical", no "KZ", no valid time.
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(max_value=-1)
+    | st.floats().filter(lambda f: not f >= 0)
+    | st.sampled_from(SPECIAL)
+    | st.text(max_size=6).filter(lambda t: t.strip().upper() not in ("KZ", "CRITICAL"))
+)
+garbage = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=12,
+)
+series = st.fixed_dictionaries(
+    {
+        "entityType": st.sampled_from(["country", "region", "asn"]),
+        "entityCode": st.sampled_from(["KZ", "4401", "9198", "29355"]),
+        "datasource": st.sampled_from(["bgp", "ping-slash24"]),
+        "from": garbage | st.just(1772400000),
+        "step": garbage | st.just(300),
+        "values": st.lists(garbage, min_size=1, max_size=30),
+    }
+)
+long_series = series.map(lambda s: {**s, "values": ["NaN"] * 25000})
+entity = st.fixed_dictionaries(
+    {"type": st.sampled_from(["country", "asn"]), "code": st.sampled_from(["KZ", "21299"])}
+)
+event = st.fixed_dictionaries(
+    {"entity": entity | garbage, "from": garbage, "until": garbage, "score": garbage}
+)
+alert = st.fixed_dictionaries(
+    {"entity": entity | garbage, "time": garbage, "level": garbage, "value": garbage}
+)
+row = st.fixed_dictionaries(
+    {
+        "measurement_start_day": garbage,
+        "probe_asn": garbage | st.just(29355),
+        "anomaly_count": garbage | st.just(10),
+        "measurement_count": garbage | st.just(10),
+    }
+)
+annotation = st.fixed_dictionaries(
+    {"locations": garbage, "asns": garbage, "startDate": garbage, "endDate": garbage}
+)
+
+
+def items(shape):
+    """A non-empty list of unusable items (an empty list is a valid answer: "nothing")."""
+    return st.lists(shape | garbage, min_size=1, max_size=5) | shape.map(lambda x: [x] * 2500)
+
+
+def envelope(data):
+    return st.builds(lambda d: {"type": "x", "error": None, "data": d}, data)
+
+
+BODIES = {
+    "signals": envelope(
+        items(series)
+        | st.lists(items(series), min_size=1, max_size=3)
+        | long_series.map(lambda s: [[s]])
+    ),
+    "outages/events": envelope(items(event)),
+    "outages/alerts": envelope(items(alert)),
+    "v1/aggregation": st.builds(lambda r: {"v": 0, "result": r}, items(row)),
+    "annotations/outages": st.builds(
+        lambda a: {"success": True, "result": {"annotations": a}}, items(annotation)
+    ),
+}
+ANYTHING = (
+    garbage
+    | st.text(max_size=40)
+    | st.sampled_from(['{"data": [[{"values": [1, 2, NaN', "[]", "null", "{}", "1e999"])
+    | st.builds(lambda d: {"error": d or "x", "data": []}, garbage)
+)
+
+
+@st.composite
+def hostile_lines(draw, asks):
+    feed, path, query = draw(st.sampled_from(asks))
+    kind = "signals" if path.startswith("signals/") else path
+    body = draw(BODIES.get(kind, ANYTHING) | ANYTHING)
+    status = draw(st.sampled_from([200, 200, 200, 500, 502, 404, 429]))
+    return {
+        "at": T1.isoformat(),
+        "feed": feed,
+        "path": path,
+        "query": query,
+        "status": status,
+        "body": body,
+    }
+
+
+T1 = START + MIN  # the readings of START are still fresh then
+
+
+def states_now(moment: datetime) -> dict[tuple[str, str], str]:
+    return {(e, c): v["state"] for e, row in status(moment).items() for c, v in row.items()}
+
+
+def test_hostile_answers_never_crash_the_replay_nor_change_a_state(tmp_path):
+    scenario = Scenario()
+    scenario.event("country/KZ", START - 2 * HOUR)  # down: an open event
+    scenario.block(29355, MESSENGERS, START - 8 * HOUR, START + HOUR)  # Kcell: blocked
+    scenario.alert(BEELINE, START - 2 * MIN)  # Beeline: degraded
+    scenario.annotate(START - 3 * HOUR, asns=[48503])  # Tele2: degraded
+    scenario.block(41798, "web_connectivity", START - 8 * HOUR, START + HOUR)  # whitelist
+    base = tmp_path / "base.jsonl"
+    write_replay(base, scenario, [START], days=2)
+    run_cli("outages", "replay", str(base))
+    before = states_now(T1)
+    assert before[("country/KZ", "internet")] == "down"
+    assert before[(KCELL, "telegram")] == "blocked"
+    assert before[(BEELINE, "internet")] == before[("asn/48503", "internet")] == "degraded"
+    assert before[("asn/41798", "internet")] == "degraded"
+    hostile = tmp_path / "hostile.jsonl"
+    asks = poll_asks(T1.timestamp(), days=2)
+
+    def line(path, body, **query):
+        feed, path, asked = next(a for a in asks if a[1] == path and query.items() <= a[2].items())
+        return {"at": T1.isoformat(), "feed": feed, "path": path, "query": asked, "body": body}
+
+    @given(line=hostile_lines(asks))
+    # Found by this test: lists of nothing readable were read as "no news" (no events, no
+    # measurements, no annotation), and reopened or closed what the last answer said.
+    @example(line=line("v1/aggregation", {"result": [{"probe_asn": None}]}, test_name="signal"))
+    @example(line=line("outages/events", {"data": [{"from": -5}]}, entityType="country"))
+    @example(line=line("annotations/outages", {"success": True, "result": {"annotations": [1]}}))
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def replay_one(line):
+        hostile.write_text(json.dumps(line) + "\n")
+        saved = transaction.savepoint()
+        try:
+            out = run_cli("outages", "replay", str(hostile))
+            assert out.strip() == "replayed 1 answer(s), 0 state change(s)"
+        finally:
+            transaction.savepoint_rollback(saved)
+
+    replay_one()
+
+
+lines = st.fixed_dictionaries(
+    {
+        "at": garbage | st.just(T1.isoformat()),
+        "feed": garbage | st.sampled_from(["ioda", "ooni", "radar"]),
+        "path": garbage | st.sampled_from(["signals/raw/country/KZ", "v1/aggregation"]),
+        "query": garbage,
+        "status": garbage | st.just(200),
+        "body": garbage,
+    }
+)
+
+
+def test_a_line_that_is_not_a_feed_answer_is_refused_with_its_number(tmp_path):
+    path = tmp_path / "lines.jsonl"
+
+    @given(raw=lines.map(json.dumps) | garbage.map(json.dumps) | st.text(max_size=80))
+    @example(raw=json.dumps({"at": T1.isoformat(), "feed": "ioda", "path": "x", "status": -1}))
+    @example(raw=json.dumps({"at": T1.isoformat(), "feed": "ooni", "path": "x", "status": 1e30}))
+    @example(raw=json.dumps({"at": T1.isoformat(), "feed": "radar", "path": "x", "status": 10**30}))
+    @settings(max_examples=40, deadline=None)
+    def replay_one(raw):
+        path.write_text("\n" + " ".join(raw.splitlines()) + "\n")  # the answer is on line 2
+        saved = transaction.savepoint()
+        try:
+            out = run_cli("outages", "replay", str(path))
+        except CommandError as error:
+            assert str(error) == "1 line(s) refused; the others were replayed"
+        else:
+            assert out.startswith("replayed ")
+        finally:
+            transaction.savepoint_rollback(saved)
+
+    replay_one()
