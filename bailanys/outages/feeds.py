@@ -166,15 +166,16 @@ def record(
     ms: int = 0,
     replayed: bool = False,
 ) -> Fetch:
+    path, note = _printable(path, 200), _printable(note, 200)
     if not ok:
         logger.warning("feed %s %s failed: %s", feed, path[:60], note[:100])
     return Fetch.objects.create(
         feed=feed,
-        path=path[:200],
+        path=path,
         at=at,
         ok=ok,
         status=status,
-        note=note[:200],
+        note=note,
         ms=ms,
         replayed=replayed,
     )
@@ -223,7 +224,14 @@ def ingest(
     return True
 
 
+def _printable(text, limit: int) -> str:
+    """A feed's text as we may keep it: no NUL (PostgreSQL refuses it in text and JSON)
+    nor any other control character."""
+    return "".join(ch for ch in str(text)[: limit * 2] if ch.isprintable())[:limit]
+
+
 def _keep(source: str, entity: str, metric: str, at: datetime, data: dict) -> None:
+    data = {k: _printable(v, 300) if isinstance(v, str) else v for k, v in data.items()}
     Reading.objects.update_or_create(
         source=source, entity=entity, metric=metric, defaults={"at": at, "data": data}
     )
