@@ -420,7 +420,7 @@ def test_the_replay_of_january_2022_yields_the_expected_grid(january_file):
 
 # --- Hostile answers through the replay ---------------------------------------------------
 
-SPECIAL = ["NaN", "nan", "Infinity", "-Infinity", "-1", "1e999", "null", "", "AS", "ASx"]
+SPECIAL = ["NaN", "Infinity", "-1", "1e999", "null", "", "AS", "ASx", "\x00", "a\x00b", "\ud800"]
 # Anything but a usable figure: no number >= 0, no "critical", no "KZ", no valid time.
 scalars = (
     st.none()
@@ -549,6 +549,8 @@ def test_hostile_answers_never_crash_the_replay_nor_change_a_state(tmp_path):
     @example(line=line("v1/aggregation", {"result": [{"probe_asn": None}]}, test_name="signal"))
     @example(line=line("outages/events", {"data": [{"from": -5}]}, entityType="country"))
     @example(line=line("annotations/outages", {"success": True, "result": {"annotations": [1]}}))
+    # PostgreSQL refuses NUL in text and JSON: a feed's error text must not crash the replay.
+    @example(line=line("outages/alerts", {"error": "bad\x00", "data": []}, entityType="asn"))
     @settings(
         max_examples=25,
         deadline=None,
@@ -585,6 +587,7 @@ def test_a_line_that_is_not_a_feed_answer_is_refused_with_its_number(tmp_path):
     @example(raw=json.dumps({"at": T1.isoformat(), "feed": "ioda", "path": "x", "status": -1}))
     @example(raw=json.dumps({"at": T1.isoformat(), "feed": "ooni", "path": "x", "status": 1e30}))
     @example(raw=json.dumps({"at": T1.isoformat(), "feed": "radar", "path": "x", "status": 10**30}))
+    @example(raw=json.dumps({"at": T1.isoformat(), "feed": "ioda", "path": "\x00", "status": 500}))
     @settings(max_examples=40, deadline=None)
     def replay_one(raw):
         path.write_text("\n" + " ".join(raw.splitlines()) + "\n")  # the answer is on line 2
