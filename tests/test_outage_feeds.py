@@ -30,6 +30,7 @@ pytestmark = pytest.mark.django_db
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning, on a 5-minute step
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 KCELL, BEELINE = "asn/29355", "asn/21299"
 
 
@@ -93,6 +94,20 @@ def test_a_national_drop_turns_internet_down_for_the_country_within_two_polls(fa
     assert bgp["link"].startswith("https://") and "country/KZ" in bgp["link"]
     # Only the country dropped in this scenario: the networks and regions stay up.
     assert {state(grid, e) for e in grid if e != "country/KZ"} == {"up"}
+
+
+def test_a_network_cut_for_five_days_still_reads_down_without_an_ioda_event(fake_outages):
+    """The baseline is what the network usually does: five days of a shutdown in the last
+    seven must not become the usual (a median would), or a network still cut reads "up"."""
+    scenario = fake_outages.scenario
+    cut = START - 5 * DAY
+    scenario.drop("asn/21299", cut, START + DAY, 0.05)
+
+    poll(START)
+    poll(START + 5 * MIN)
+    grid = status(START + 5 * MIN)
+    assert state(grid, "asn/21299") == "down"
+    assert state(grid, "asn/29355") == "up"
 
 
 def test_an_open_ioda_event_is_enough_and_a_closed_one_is_not(fake_outages):
