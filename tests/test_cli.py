@@ -19,6 +19,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.conftest import Api, Browser, bailanys_executable, free_port, run_cli
+from tests.helpers import child_env
 
 # --- bailanys volunteer add ----------------------------------------------------
 
@@ -96,13 +97,10 @@ class Up:
         self.log = tmp_path / "up.log"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BAILANYS_")}
-        env.pop("DATABASE_URL", None)
-        env.update(
-            BAILANYS_DATA_DIR=str(self.data_dir),
+        env = child_env(
+            self.data_dir,
             BAILANYS_COORDINATOR_USERNAME="boss",
             BAILANYS_COORDINATOR_PASSWORD="a long enough coordinator password",
-            PYTHONUNBUFFERED="1",
         )
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
