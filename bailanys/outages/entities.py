@@ -56,7 +56,7 @@ def region_city(name: str) -> str:
     for candidate in (name, _REGION_WORDS.sub(" ", name)):
         place = city_named(" ".join(candidate.split()))
         if place is not None:
-            return place.name
+            return place.canonical
     return ""
 
 
@@ -87,7 +87,7 @@ def region_of_city(city: str) -> Entity | None:
     place = city_named(city.strip()) if city and city.strip() else None
     if place is None:
         return None
-    return Entity.objects.filter(kind=Entity.Kind.REGION, city=place.name).first()
+    return Entity.objects.filter(kind=Entity.Kind.REGION, city=place.canonical).first()
 
 
 def carrier_entities(carrier: str) -> list[Entity]:
