@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from django.utils import timezone
 
 from bailanys.outages.announce import LOCAL, entity_name
-from bailanys.outages.models import Channel, Entity, Feed, Fetch, State, Status
+from bailanys.outages.models import Channel, Entity, Feed, Fetch, State, Status, StatusChange
 from bailanys.outages.services import StatusView, _stale_after, grid, timeline
 
 DAYS = 3  # the timeline without ?day= : the last three days
@@ -55,7 +55,7 @@ class DayError(ValueError):
 def day_window(day: str | None, now: datetime) -> tuple[datetime, datetime, date | None]:
     """(start, end, the day asked) of the timeline: one local day, or the last DAYS days."""
     if not day:
-        return now - timedelta(days=DAYS), now, None
+        return _recent_start(now), now, None
     try:
         chosen = date.fromisoformat(day.strip())
     except ValueError:
@@ -66,6 +66,17 @@ def day_window(day: str | None, now: datetime) -> tuple[datetime, datetime, date
         raise DayError("past")
     start = datetime.combine(chosen, time(0), tzinfo=LOCAL)
     return start, min(start + timedelta(days=1), now), chosen
+
+
+def _recent_start(now: datetime) -> datetime:
+    """The last DAYS days, or less when the history is younger (a new server, the demo):
+    from the hour before its first change, so a few hours are not a sliver at the edge."""
+    window = now - timedelta(days=DAYS)
+    first = StatusChange.objects.filter(at__gt=window).order_by("at").values_list("at", flat=True)
+    if StatusChange.objects.filter(at__lte=window).exists() or not first:
+        return window
+    hour = timezone.localtime(first[0], LOCAL).replace(minute=0, second=0, microsecond=0)
+    return max(window, min(hour - timedelta(hours=1), now - timedelta(hours=3)))
 
 
 @dataclass(frozen=True)

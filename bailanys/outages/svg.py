@@ -29,15 +29,19 @@ def _x(at: datetime, start: datetime, end: datetime) -> float:
 
 
 def _ticks(start: datetime, end: datetime) -> list[tuple[datetime, str]]:
-    """Local midnights (as "5 Jan") over several days; every six hours within one day."""
+    """Local midnights (as "5 Jan") over several days; within a day every 1, 3 or 6 hours
+    (as "14:00"), so that a few hours have marks too."""
     local = timezone.localtime(start, LOCAL)
-    if end - start <= timedelta(days=1, hours=1):
+    span = end - start
+    if span <= timedelta(days=1, hours=1):
+        every = 1 if span <= timedelta(hours=6) else 3 if span <= timedelta(hours=13) else 6
         hour = local.replace(minute=0, second=0, microsecond=0)
-        hour += timedelta(hours=(6 - hour.hour % 6) % 6)
+        hour += timedelta(hours=(every - hour.hour % every) % every)
         found = []
         while hour <= end:
-            found.append((hour, date_format(hour, "H:i")))
-            hour += timedelta(hours=6)
+            if hour >= start:
+                found.append((hour, date_format(hour, "H:i")))
+            hour += timedelta(hours=every)
         return found
     day = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     found = []

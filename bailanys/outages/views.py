@@ -1,6 +1,8 @@
 """/status/: what works where, for everyone (no login); /coordinate/status/: posting the
 changes to a Telegram channel (docs/status.md). Thin views over bailanys.outages."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -48,6 +50,7 @@ def status(request: HttpRequest) -> HttpResponse:
             "end": end,
             "day": day,
             "days": DAYS,
+            "full": day is None and end - start >= timedelta(days=DAYS),
             "asked": asked,
             "error": error,
             "feeds": feeds_answered(),
