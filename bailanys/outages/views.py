@@ -57,7 +57,7 @@ def status(request: HttpRequest) -> HttpResponse:
         },
         status=400 if error else 200,
     )
-    response["Cache-Control"] = "max-age=60"
+    response["Cache-Control"] = "private, max-age=60"  # it holds the language form's CSRF token
     return response
 
 
