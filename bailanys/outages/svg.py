@@ -20,7 +20,8 @@ FONT = 12
 BAR = 16
 GAP = 8
 AXIS = 18
-LABEL_MIN = 46  # px: a span narrower than this keeps its state in its title only
+CHAR = 7  # px: about the width of a letter at FONT; a span too narrow for its state's
+# word keeps it in its title (and the legend) only
 
 
 def _x(at: datetime, start: datetime, end: datetime) -> float:
@@ -79,7 +80,7 @@ def timeline_svg(lanes: list[Lane], start: datetime, end: datetime) -> SafeStrin
                 f'<rect x="{x1}" y="{top}" width="{max(x2 - x1, 1)}" height="{BAR}"/>'
                 + (
                     f'<text x="{x1 + 3}" y="{top + BAR - 4}">{escape(label)}</text>'
-                    if x2 - x1 >= LABEL_MIN
+                    if x2 - x1 >= CHAR * len(label) + 6
                     else ""
                 )
                 + "</g>"
