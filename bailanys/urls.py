@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("bailanys.relay.urls")),
     path("", include("bailanys.proxies.urls")),
     path("", include("bailanys.bulletins.urls")),
+    path("", include("bailanys.outages.urls")),
 ]
 
 if settings.BAILANYS_BENCH_ENDPOINTS:  # bench/intake_load.py only, never in production

@@ -263,6 +263,9 @@ EXPECTED = {
     "api/v1/proxies/vouch": expect({405}, {422}, anon_post={401}),
     # The shutdown's state is public: it names networks and regions, never a person.
     "api/v1/status": expect({200}, {405}),
+    "status/": expect({200}, {405}),
+    # Where state changes are posted (a Telegram channel): for coordinators.
+    "coordinate/status/": PERSONAL_PAGE,
 }
 # A valid body, so that what answers is the permission check and not validation.
 POST_BODIES = {

@@ -18,6 +18,7 @@ TWO_FACTOR_EXEMPT = {
     "healthz",
     "relay:request_new",
     "relay:status",
+    "outages:status",
 }
 # The API authenticates every call with its bearer token, never the session.
 TWO_FACTOR_EXEMPT_NAMESPACES = {"api"}

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from bailanys.outages import rules
+from bailanys.outages.announce import announce
 from bailanys.outages.entities import COUNTRY
 from bailanys.outages.feeds import interval
 from bailanys.outages.models import Channel, Entity, Reading, Sensor, State, Status, StatusChange
@@ -271,6 +272,7 @@ def evaluate(now: datetime, *, entities=None, channels=None, replayed: bool = Fa
                 "evaluated_at": now,
             },
         )
+    announce(changes, now, replayed=replayed)  # before they are written: it reads the past
     StatusChange.objects.bulk_create(changes)
     return changes
 

@@ -172,3 +172,19 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.channel}: {self.state} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Announce(models.Model):
+    """Posting state changes to a Telegram channel (one row): what GlobalCheck did by hand.
+
+    The chat is a public channel or group ("@kz_status", "-100…"), not a person."""
+
+    chat = models.CharField(max_length=64, blank=True)
+    on = models.BooleanField(default=False)
+    language = models.CharField(max_length=5, default="ru")
+    # Changes from a replayed timeline (a rehearsal) are posted only when this is on.
+    rehearsals = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"announce {'on' if self.on else 'off'}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from bailanys import phones
@@ -344,9 +345,7 @@ def grid(at: datetime | None = None) -> list[tuple[Entity, dict[str, StatusView]
                 )
             rows.append((entity, channels))
         return rows
-    past: dict[tuple[str, str], StatusChange] = {}
-    for change in StatusChange.objects.filter(at__lte=at).order_by("at", "pk"):
-        past[(change.entity, change.channel)] = change
+    past = _last_changes(StatusChange.objects.filter(at__lte=at))
     for entity in entities:
         channels = {}
         for channel in Channel.values:
@@ -362,13 +361,25 @@ def grid(at: datetime | None = None) -> list[tuple[Entity, dict[str, StatusView]
     return rows
 
 
+def _last_changes(changes) -> dict[tuple[str, str], StatusChange]:
+    """The last of `changes` for each (entity, channel): two indexed queries, not a read of
+    the whole history (it is kept for good, and the page asking is public)."""
+    lasts = changes.values("entity", "channel").annotate(last=Max("at"))
+    found: dict[tuple[str, str], StatusChange] = {}
+    moments = {(row["entity"], row["channel"], row["last"]) for row in lasts}
+    if not moments:
+        return found
+    rows = changes.filter(at__in={m[2] for m in moments}).order_by("at", "pk")
+    for change in rows:
+        if (change.entity, change.channel, change.at) in moments:
+            found[(change.entity, change.channel)] = change
+    return found
+
+
 def timeline(start: datetime, end: datetime) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
     """For each (entity, channel): [(from, state)] covering start..end, from the history."""
     spans: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
-    before = {
-        (c.entity, c.channel): c
-        for c in StatusChange.objects.filter(at__lt=start).order_by("at", "pk")
-    }
+    before = _last_changes(StatusChange.objects.filter(at__lt=start))
     for key, change in before.items():
         spans[key] = [(start, change.state)]
     for change in StatusChange.objects.filter(at__gte=start, at__lte=end).order_by("at", "pk"):

@@ -1,6 +1,7 @@
 """The Telegram channel behind the channel interface: send at Telegram's limits."""
 
 import hmac
+import re
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -23,6 +24,7 @@ OVERALL = "telegram"
 # Spacing is kept 5 % above the limit: network jitter must not push two sends
 # closer together at Telegram's end than the limit allows.
 MARGIN = 1.05
+CHANNEL_NAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{4,31}$")
 
 
 def chat_key(chat_id: int | str) -> str:
@@ -30,11 +32,12 @@ def chat_key(chat_id: int | str) -> str:
     return blind_index(f"telegram:{chat_id}")
 
 
-def _chat_bucket(chat_id: int) -> tuple[str, float]:
-    # Group and channel ids are negative; groups get 20 messages a minute.
+def _chat_bucket(chat_id: int | str) -> tuple[str, float]:
+    # Group and channel ids are negative, a public channel's name starts with "@";
+    # groups get 20 messages a minute.
     ms = (
         settings.BAILANYS_TELEGRAM_GROUP_INTERVAL_MS
-        if chat_id < 0
+        if isinstance(chat_id, str) or chat_id < 0
         else settings.BAILANYS_TELEGRAM_CHAT_INTERVAL_MS
     )
     return f"telegram:chat:{chat_key(chat_id)[:40]}", ms / 1000
@@ -59,14 +62,22 @@ def _link_buttons(body: str, options: dict) -> tuple[str, list | None]:
     )
 
 
+def _chat_id(address: str) -> int | str:
+    """A chat id, or a public channel's "@username" (the Bot API takes both: the status
+    posts go to a channel by its name, docs/status.md)."""
+    if CHANNEL_NAME.match(address):
+        return address
+    try:
+        return int(address)
+    except ValueError:
+        raise ContactUnreachable("not a Telegram chat id") from None
+
+
 class TelegramChannel(Channel):
     code = "telegram"
 
     def send(self, message: OutboundMessage) -> str:
-        try:
-            chat_id = int(message.address)
-        except ValueError:
-            raise ContactUnreachable("not a Telegram chat id") from None
+        chat_id = _chat_id(message.address)
         chat_bucket = _chat_bucket(chat_id)
         send_slot(
             [(OVERALL, MARGIN / settings.BAILANYS_TELEGRAM_PER_SECOND), chat_bucket],

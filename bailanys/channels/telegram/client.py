@@ -110,7 +110,7 @@ class Client:
 
     def send_message(
         self,
-        chat_id: int,
+        chat_id: int | str,
         text: str,
         *,
         buttons: list[list[tuple[str, str]]] | None = None,

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bailanys.accounts.models import Role, User
 from bailanys.accounts.services import password_generate, user_create
+from bailanys.outages.demo import demo_outages_beat, demo_outages_load
 from bailanys.privacy.storage import data_dir_tighten
 from bailanys.relay.demo import demo_history, demo_load, demo_pulse
 
@@ -64,10 +65,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"  volunteer login: {username} / {password}")
             rng = random.Random()  # noqa: S311  made-up demo data, not secrets
             demo_history(rng)
+            # The demo's shutdown is made up: the worker started below must not poll the
+            # live feeds (their answers would overwrite it). Its environment says so.
+            os.environ["BAILANYS_OUTAGE_FEEDS"] = ""
+            settings.BAILANYS_OUTAGE_FEEDS = []
+            demo_outages_load()
             self._demo_beat(rng, settings.BAILANYS_DEMO_PULSE_SECONDS)
             self.stdout.write(
                 "Demo: new made-up requests arrive and two demo volunteers call every "
                 f"{settings.BAILANYS_DEMO_PULSE_SECONDS} s (the coordinator's dashboard shows it)."
+            )
+            self.stdout.write(
+                "Demo: a made-up shutdown (an hour-old cut in Almaty, Telegram blocked on "
+                "Beeline, SMS to Kcell failing) is on /status/; live feeds are not polled."
             )
         self._serve(host, port, threads, start_worker=not no_worker)
 
@@ -78,12 +88,18 @@ class Command(BaseCommand):
         def beat():
             while True:
                 time.sleep(seconds)
-                try:
-                    demo_pulse(rng, requests=rng.choice([0, 1, 1, 2]), calls=rng.choice([1, 2]))
-                except Exception as exc:  # the demo must never stop the server
-                    self.stderr.write(f"demo beat failed: {type(exc).__name__}")
-                finally:
-                    close_old_connections()
+                for step in (
+                    lambda: demo_pulse(
+                        rng, requests=rng.choice([0, 1, 1, 2]), calls=rng.choice([1, 2])
+                    ),
+                    demo_outages_beat,  # the feeds' answers of this moment: never stale
+                ):
+                    try:
+                        step()
+                    except Exception as exc:  # the demo must never stop the server
+                        self.stderr.write(f"demo beat failed: {type(exc).__name__}")
+                    finally:
+                        close_old_connections()
 
         threading.Thread(target=beat, name="demo-beat", daemon=True).start()
 
