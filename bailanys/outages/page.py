@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from bailanys.outages.announce import LOCAL, entity_name
 from bailanys.outages.models import Channel, Entity, Feed, Fetch, State, Status, StatusChange
-from bailanys.outages.services import StatusView, _stale_after, grid, timeline
+from bailanys.outages.services import StatusView, grid, stale_after, timeline
 
 DAYS = 3  # the timeline without ?day= : the last three days
 MAX_LANES = 40
@@ -112,10 +112,10 @@ def _gone_quiet(history: dict, start: datetime, end: datetime) -> dict:
     """Each state nobody evaluated for long enough ends where the grid stops trusting it
     (it shows `unknown` then): a stopped worker writes no change, yet its last word is
     no longer known."""
-    stale_after = _stale_after()
+    stale_for = stale_after()
     for status in Status.objects.exclude(state=State.UNKNOWN):
         # Its last change came no later than its last evaluation, so before `quiet`.
-        quiet, key = status.evaluated_at + stale_after, (status.entity, status.channel)
+        quiet, key = status.evaluated_at + stale_for, (status.entity, status.channel)
         if key not in history or quiet >= end:
             continue
         if quiet <= start:

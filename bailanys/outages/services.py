@@ -57,13 +57,14 @@ class StatusView:
 UNKNOWN = "unknown"
 
 
-def _stale_after() -> timedelta:
+def stale_after() -> timedelta:
+    """How long a state stands without being evaluated again (two polls and a minute)."""
     return timedelta(seconds=2 * feeds.interval("ioda") + 60)
 
 
 def _view(status: Status, now: datetime) -> StatusView:
     """A state nobody evaluated for two poll intervals is unknown: the worker is gone."""
-    if now - status.evaluated_at > _stale_after() and status.state != UNKNOWN:
+    if now - status.evaluated_at > stale_after() and status.state != UNKNOWN:
         return StatusView(status.entity, status.channel, UNKNOWN, status.evaluated_at)
     return StatusView(
         status.entity,
