@@ -132,6 +132,8 @@ def sensor_record(
     """One thing our traffic saw; SMS and calls re-evaluate that operator at once, so the
     bridge and the console act on it before the next poll."""
     at = at or timezone.now()
+    if not Entity.objects.filter(key=COUNTRY).exists():
+        entities_ensure()  # no poll yet (feeds off, or a fresh start): the operators exist
     Sensor.objects.create(
         kind=kind, operator=operator[:40], region=region[:40], result=result, at=at
     )
