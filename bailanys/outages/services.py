@@ -123,6 +123,60 @@ def region_cut_since(city: str) -> StatusView | None:
     return view if view.state == State.DOWN else None
 
 
+# Worse first: what a summary says when its entities disagree.
+_WORSE = {State.DOWN: 4, State.BLOCKED: 3, State.DEGRADED: 2, State.UP: 1}
+MESSENGER_CHANNELS = (Channel.TELEGRAM, Channel.WHATSAPP, Channel.SIGNAL)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What works for one person: their operator's network, their region, the country.
+    Each channel is the worst known state among those; "messengers" is the worst of the
+    three. `region` is the region's name, "" for the whole country."""
+
+    operator: str
+    region: str
+    internet: StatusView
+    messengers: StatusView
+    sms: StatusView
+    voice: StatusView
+
+    @property
+    def known(self) -> bool:
+        views = (self.internet, self.messengers, self.sms, self.voice)
+        return any(v.state != UNKNOWN for v in views)
+
+
+def _worst(views: list[StatusView], entity: str, channel: str) -> StatusView:
+    known = [v for v in views if v.state in _WORSE]
+    if not known:
+        return StatusView(entity, channel, UNKNOWN, None)
+    return max(known, key=lambda v: (_WORSE[v.state], -(v.since or timezone.now()).timestamp()))
+
+
+def summary_for(*, carrier: str = "", city: str = "") -> Summary:
+    """The state of each channel for a number on `carrier` in `city` (either may be "")."""
+    now = timezone.now()
+    region = region_of_city(city) if city else None
+    networks = carrier_entities(carrier)
+    keys = [e.key for e in networks]
+    keys += [region.key] if region else []
+    keys.append(COUNTRY)
+
+    def worst(channels) -> StatusView:
+        views = [state_of(k, c, now=now) for k in keys for c in channels]
+        return _worst(views, keys[0], channels[0])
+
+    return Summary(
+        operator=carrier if networks else "",
+        region=region.name if region else "",
+        internet=worst([Channel.INTERNET]),
+        messengers=worst(list(MESSENGER_CHANNELS)),
+        sms=worst([Channel.SMS]),
+        voice=worst([Channel.VOICE]),
+    )
+
+
 # --- Our own sensors ------------------------------------------------------------------
 
 
