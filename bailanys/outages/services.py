@@ -168,7 +168,7 @@ def summary_for(*, carrier: str = "", city: str = "") -> Summary:
         return _worst(views, keys[0], channels[0])
 
     return Summary(
-        operator=carrier if networks else "",
+        operator=carrier,
         region=region.name if region else "",
         internet=worst([Channel.INTERNET]),
         messengers=worst(list(MESSENGER_CHANNELS)),
