@@ -433,3 +433,25 @@ def test_the_bots_status_adds_what_works_in_kazakhstan(fake_telegram, tmp_path, 
     last = [m["text"] for m in fake_telegram.sent_messages() if m["chat_id"] == chat][-1]
     assert last.startswith("You have no requests yet. Send /request to make one.\n\n")
     assert "Kazakhstan: internet down since " in last
+
+
+def test_a_telegram_volunteer_is_told_to_call_a_failing_operator(fake_telegram, fake_smsgate):
+    phones = [number(BEELINE) for _ in range(3)]
+    for phone in phones:
+        submit(phone)
+    deliver()
+    for phone in phones:
+        report(fake_smsgate, sent_to(fake_smsgate, phone)[0]["id"], "failed")
+    name, password, _token = make_account()
+    browser = Browser()
+    browser.login(name, password)
+    code = browser.post("/console/telegram/").content.decode().split("/link ", 1)[1]
+    chat = 7101
+    for text in (f"/link {code.split('<', 1)[0].strip()}", "/next"):
+        fake_telegram.push_message(chat, text, language_code="en", first_name="Vol")
+        call_command("bot", "--once", stdout=io.StringIO())
+        deliver()
+    case = [m["text"] for m in fake_telegram.sent_messages() if m["chat_id"] == chat][-1]
+    assert re.search(
+        r"\nSMS to Beeline numbers are failing since \d\d:\d\d: call instead\.\n", case
+    )

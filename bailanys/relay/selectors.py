@@ -168,6 +168,29 @@ class NetworkWarning:
     sms: bool = False
     calls: bool = False
 
+    @property
+    def text(self) -> str:
+        """One line, in the language active when it is read (the console's, the chat's)."""
+        values = {"operator": self.operator}
+        if self.sms and self.calls:
+            values["since"] = _clock(
+                min(filter(None, (self.sms_since, self.calls_since)), default=None)
+            )
+            return (
+                _("SMS and calls to %(operator)s numbers are failing since %(since)s: try later.")
+                % values
+            )
+        if self.sms:
+            values["since"] = _clock(self.sms_since)
+            line = _("SMS to %(operator)s numbers are failing since %(since)s: call instead.")
+            return line % values
+        values["since"] = _clock(self.calls_since)
+        return _("Calls to %(operator)s numbers are failing since %(since)s: try an SMS.") % values
+
+
+def _clock(since: datetime | None) -> str:
+    return timezone.localtime(since).strftime("%H:%M") if since else "?"
+
 
 def network_warning(phone: str) -> NetworkWarning | None:
     carrier = phones.operator(phone)
