@@ -6,6 +6,7 @@ The worker polls the feeds (`outages_due`); our own traffic reports what it saw
 API read the grid (`grid`).
 """
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -180,6 +181,24 @@ def summary_for(*, carrier: str = "", city: str = "") -> Summary:
 # --- Our own sensors ------------------------------------------------------------------
 
 
+def _never_raises(func):
+    """A sensor reading is a side note of a delivery report, a call's outcome or a
+    heartbeat, which must be kept whatever happens here: its own savepoint, so the
+    caller's transaction goes on, and a logged error instead of an exception."""
+
+    @functools.wraps(func)
+    def quiet(*args, **kwargs):
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except Exception:
+            logger.exception("outage sensor %s failed; the caller goes on", func.__name__)
+            return None
+
+    return quiet
+
+
+@_never_raises
 def sensor_record(
     kind: str, operator: str, result: str, *, region: str = "", at: datetime | None = None
 ) -> None:
@@ -198,6 +217,7 @@ def sensor_record(
     evaluate(at, entities=entities, channels=[channel])
 
 
+@_never_raises
 def sms_report(*, outbox_id: int, state: str) -> None:
     """A gateway's final word on an SMS: counted for the operator of the number it went to
     (the number itself is not kept)."""
@@ -219,6 +239,7 @@ def sms_report(*, outbox_id: int, state: str) -> None:
 CALL_RESULT = {"switched_off": Sensor.Result.FAIL, "no_answer": Sensor.Result.RANG}
 
 
+@_never_raises
 def call_recorded(*, phone: str, city: str, outcome: str) -> None:
     """A volunteer's call ended: counted by the operator and region of the number."""
     carrier = phones.operator(phone) if phone else ""
@@ -233,6 +254,7 @@ def call_recorded(*, phone: str, city: str, outcome: str) -> None:
     )
 
 
+@_never_raises
 def heard(kind: str) -> None:
     """A gateway's heartbeat or a Telegram contact: shown as evidence, not a state."""
     Sensor.objects.create(kind=kind, result=Sensor.Result.OK, at=timezone.now())
