@@ -399,6 +399,9 @@ BAILANYS_OUTAGE_ASNS = env_str(
     "35104=Jusan Mobile:Jusan,41798=Transtelecom",
 )
 
+# STATUS by SMS (what works now) from one number: each answer is an SMS we pay for.
+BAILANYS_STATUS_LIMIT_PER_NUMBER = env_limit("BAILANYS_STATUS_LIMIT_PER_NUMBER", "10/3600")
+
 # Bulletins (docs/bulletins.md): a subscriber not heard from for this many days is forgotten.
 BAILANYS_SUBSCRIBER_DAYS = env_int("BAILANYS_SUBSCRIBER_DAYS", 180, minimum=1)
 # CHECK <code> from one number (or /check from one chat): codes are short, so asking must

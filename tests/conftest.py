@@ -275,6 +275,7 @@ def generous_flood_limits(settings):
     settings.BAILANYS_BRIDGE_REF_LIMIT_PER_NUMBER = "100000/60"
     settings.BAILANYS_PROXY_VOUCH_LIMIT = "100000/60"
     settings.BAILANYS_BULLETIN_CHECK_LIMIT_PER_NUMBER = "100000/60"
+    settings.BAILANYS_STATUS_LIMIT_PER_NUMBER = "100000/60"
 
 
 # --- Two-step login (TOTP) for coordinators -----------------------------------

@@ -9,8 +9,14 @@ class ConversationsConfig(AppConfig):
     label = "conversations"
 
     def ready(self):
-        from bailanys.channels.events import DeliveryReport, TextReceived, UpdateReceived, subscribe
-        from bailanys.conversations import bridge, contacts, sms
+        from bailanys.channels.events import (
+            DeliveryReport,
+            Heartbeat,
+            TextReceived,
+            UpdateReceived,
+            subscribe,
+        )
+        from bailanys.conversations import bridge, contacts, sensors, sms
         from bailanys.conversations.models import SmsBridge, SmsVolunteer
         from bailanys.conversations.telegram import bot
         from bailanys.privacy.registry import personal_models_register
@@ -18,6 +24,9 @@ class ConversationsConfig(AppConfig):
 
         subscribe(TextReceived, sms.sms_received)
         subscribe(DeliveryReport, bridge.bridge_report)
+        # The shutdown's state: delivery reports by operator, gateways alive.
+        subscribe(DeliveryReport, sensors.delivery_sensed)
+        subscribe(Heartbeat, sensors.heartbeat_sensed)
         subscribe(UpdateReceived, bot.update_handle)
         hooks.case_opened_register(bridge.on_case_opened)
         hooks.contact_routes_register(contacts.contact_routes)

@@ -6,7 +6,9 @@ SIM, in their language, signed with a short reference. The case stays out of the
 queue for BAILANYS_SMS_BRIDGE_MINUTES. Their SMS answer (from the number we wrote to, or
 quoting the reference) closes the case; its words go to the requester the SMS named
 (the first), and the others learn only that she answered. A failed delivery
-puts the case in the call queue at once; no answer in time, when the wait ends.
+puts the case in the call queue at once; no answer in time, when the wait ends. While SMS
+to the recipient's operator are failing (the shutdown's state, docs/status.md), no SMS is
+tried: the case waits for a call from the start.
 Requesters hear "delivered" only from a delivery report, never from "sent".
 """
 
@@ -23,6 +25,7 @@ from bailanys.channels.sms.adapter import number_key
 from bailanys.channels.sms.gateways import gateways_configured
 from bailanys.channels.sms.models import SmsDelivery
 from bailanys.conversations.models import ChannelSetting, SmsBridge
+from bailanys.outages.services import sms_failing_for
 from bailanys.outbox.models import OutboxMessage
 from bailanys.outbox.services import outbox_add
 from bailanys.privacy.audit import actor_label, audit_record
@@ -86,6 +89,18 @@ def bridge_start(*, case_id: int) -> SmsBridge | None:
             return None
         first = case.requests.select_related("requester").order_by("created_at").first()
         if first is None:
+            return None
+        failing = sms_failing_for(case.recipient_phone)
+        if failing is not None:
+            # SMS to this number's operator are failing now (the shutdown's state): the
+            # case stays in the call queue, where a volunteer calls at once.
+            audit_record(
+                actor="sms:bridge",
+                action="case.bridge.skipped",
+                object_type="case",
+                object_id=case.pk,
+                detail=f"sms {failing.state}: {case.recipient_operator}"[:100],
+            )
             return None
         ref = f"B{case.pk}"
         sender = first.requester.name.strip()

@@ -11,9 +11,10 @@ place that writes a proxy answer to the outbox (proxy answers go behind relay no
 
 import re
 import unicodedata
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -92,9 +93,21 @@ def press_line() -> str:
     return _("Press a link to add the proxy to Telegram. If none works, send NOWORK.")
 
 
-def outcome_line(outcome: Outcome) -> str:
+def _clock(since: datetime) -> str:
+    """A time of today ("10:40") or a day ("05.01"), in the relay's time zone."""
+    local = timezone.localtime(since)
+    return local.strftime("%H:%M" if timezone.now() - since < timedelta(hours=20) else "%d.%m")
+
+
+def outcome_line(outcome: Outcome, *, since: datetime | None = None) -> str:
     """The short answer for everything but LINKS and SILENT (one SMS part each)."""
     hours = settings.BAILANYS_PROXY_ANSWER_HOURS
+    if outcome == Outcome.NO_DATA:
+        if since is None:
+            return _("Mobile internet is down everywhere: a proxy cannot help.")
+        return _("Mobile internet is down since %(time)s: a proxy cannot help.") % {
+            "time": _clock(since)
+        }
     if outcome == Outcome.TOO_SOON:
         return ngettext(
             "One answer per hour. Ask again later.",
@@ -152,7 +165,7 @@ def _sms_bodies(answer: Answer) -> list[str]:
         return []
     if answer.outcome == Outcome.LINKS:
         return [link.tg_url() for link in answer.links] + [press_line()]
-    return [outcome_line(answer.outcome)]
+    return [outcome_line(answer.outcome, since=answer.since)]
 
 
 # --- Telegram -----------------------------------------------------------------------
@@ -166,7 +179,7 @@ def proxy_telegram(turn, user_id: int, *, report: bool) -> None:
     if answer.outcome == Outcome.SILENT:
         return
     if answer.outcome != Outcome.LINKS:
-        _telegram_say(turn, outcome_line(answer.outcome))
+        _telegram_say(turn, outcome_line(answer.outcome, since=answer.since))
         return
     # The links go in the text, sealed like every body; the Telegram channel turns them
     # into URL buttons (options hold no link: they are stored in clear).

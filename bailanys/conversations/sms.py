@@ -4,7 +4,8 @@ The SMS channel hands over each whole text it received from a phone number as a
 TextReceived event; this decides what it means. An SMS-only volunteer's command comes
 first (bailanys.conversations.sms_volunteers), then PROXY / NOWORK (Telegram proxies:
 bailanys.conversations.proxies), then SUB / CHECK (bulletins:
-bailanys.conversations.bulletins), then STOP / START / HELP / SAFE / FIND in Russian,
+bailanys.conversations.bulletins), then STATUS (what works now:
+bailanys.conversations.network), then STOP / START / HELP / SAFE / FIND in Russian,
 Kazakh or English, then an answer quoting a bridge reference (perhaps from a neighbour's
 phone), then a safe check-in ("Аманмын", "Я жив": bailanys.parsing.safe), then an answer
 to a bridge SMS, then a request.
@@ -18,6 +19,7 @@ from bailanys.channels.events import TextReceived
 from bailanys.channels.sms.adapter import sms_start, sms_stop
 from bailanys.conversations.bridge import Reply, bridge_reply, reference
 from bailanys.conversations.bulletins import bulletin_sms, sms_unsubscribe
+from bailanys.conversations.network import status_sms
 from bailanys.conversations.proxies import proxy_sms
 from bailanys.conversations.sms_volunteers import volunteer_for, volunteer_sms
 from bailanys.outbox.services import outbox_add
@@ -86,6 +88,9 @@ def sms_received(inbound: TextReceived) -> None:
         return
     # SUB [city] / CHECK <code> (verified bulletins), never a request.
     if bulletin_sms(inbound, text):
+        return
+    # STATUS: what works now for this number's operator and region, never a request.
+    if status_sms(inbound, text):
         return
     words = text.strip().split()
     first = words[0].strip(".,!?:;").casefold() if words else ""

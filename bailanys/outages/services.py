@@ -6,6 +6,7 @@ The worker polls the feeds (`outages_due`); our own traffic reports what it saw
 API read the grid (`grid`).
 """
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -124,15 +125,89 @@ def region_cut_since(city: str) -> StatusView | None:
     return view if view.state == State.DOWN else None
 
 
+# Worse first: what a summary says when its entities disagree.
+_WORSE = {State.DOWN: 4, State.BLOCKED: 3, State.DEGRADED: 2, State.UP: 1}
+MESSENGER_CHANNELS = (Channel.TELEGRAM, Channel.WHATSAPP, Channel.SIGNAL)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What works for one person: their operator's network, their region, the country.
+    Each channel is the worst known state among those; "messengers" is the worst of the
+    three. `region` is the region's name, "" for the whole country."""
+
+    operator: str
+    region: str
+    internet: StatusView
+    messengers: StatusView
+    sms: StatusView
+    voice: StatusView
+
+    @property
+    def known(self) -> bool:
+        views = (self.internet, self.messengers, self.sms, self.voice)
+        return any(v.state != UNKNOWN for v in views)
+
+
+def _worst(views: list[StatusView], entity: str, channel: str) -> StatusView:
+    known = [v for v in views if v.state in _WORSE]
+    if not known:
+        return StatusView(entity, channel, UNKNOWN, None)
+    return max(known, key=lambda v: (_WORSE[v.state], -(v.since or timezone.now()).timestamp()))
+
+
+def summary_for(*, carrier: str = "", city: str = "") -> Summary:
+    """The state of each channel for a number on `carrier` in `city` (either may be "")."""
+    now = timezone.now()
+    region = region_of_city(city) if city else None
+    networks = carrier_entities(carrier)
+    keys = [e.key for e in networks]
+    keys += [region.key] if region else []
+    keys.append(COUNTRY)
+
+    def worst(channels) -> StatusView:
+        views = [state_of(k, c, now=now) for k in keys for c in channels]
+        return _worst(views, keys[0], channels[0])
+
+    return Summary(
+        operator=carrier,
+        region=region.name if region else "",
+        internet=worst([Channel.INTERNET]),
+        messengers=worst(list(MESSENGER_CHANNELS)),
+        sms=worst([Channel.SMS]),
+        voice=worst([Channel.VOICE]),
+    )
+
+
 # --- Our own sensors ------------------------------------------------------------------
 
 
+def _never_raises(func):
+    """A sensor reading is a side note of a delivery report, a call's outcome or a
+    heartbeat, which must be kept whatever happens here: its own savepoint, so the
+    caller's transaction goes on, and a logged error instead of an exception."""
+
+    @functools.wraps(func)
+    def quiet(*args, **kwargs):
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except Exception:
+            logger.exception("outage sensor %s failed; the caller goes on", func.__name__)
+            return None
+
+    return quiet
+
+
+@_never_raises
 def sensor_record(
     kind: str, operator: str, result: str, *, region: str = "", at: datetime | None = None
 ) -> None:
     """One thing our traffic saw; SMS and calls re-evaluate that operator at once, so the
     bridge and the console act on it before the next poll."""
     at = at or timezone.now()
+    if not Entity.objects.filter(key=COUNTRY).exists():
+        entities_ensure()  # no poll yet (feeds off, or a fresh start): the operators exist
     Sensor.objects.create(
         kind=kind, operator=operator[:40], region=region[:40], result=result, at=at
     )
@@ -143,6 +218,7 @@ def sensor_record(
     evaluate(at, entities=entities, channels=[channel])
 
 
+@_never_raises
 def sms_report(*, outbox_id: int, state: str) -> None:
     """A gateway's final word on an SMS: counted for the operator of the number it went to
     (the number itself is not kept)."""
@@ -164,6 +240,7 @@ def sms_report(*, outbox_id: int, state: str) -> None:
 CALL_RESULT = {"switched_off": Sensor.Result.FAIL, "no_answer": Sensor.Result.RANG}
 
 
+@_never_raises
 def call_recorded(*, phone: str, city: str, outcome: str) -> None:
     """A volunteer's call ended: counted by the operator and region of the number."""
     carrier = phones.operator(phone) if phone else ""
@@ -178,6 +255,7 @@ def call_recorded(*, phone: str, city: str, outcome: str) -> None:
     )
 
 
+@_never_raises
 def heard(kind: str) -> None:
     """A gateway's heartbeat or a Telegram contact: shown as evidence, not a state."""
     Sensor.objects.create(kind=kind, result=Sensor.Result.OK, at=timezone.now())

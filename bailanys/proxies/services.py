@@ -8,7 +8,7 @@ first, so two SMS from one number at once cannot both be answered.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bailanys.outages.services import mobile_data_down
 from bailanys.privacy.audit import audit_record
 from bailanys.privacy.crypto import blind_index
 from bailanys.privacy.ratelimit import Limit, rate_limit_hit
@@ -137,6 +138,7 @@ class Outcome(StrEnum):
     TOO_SOON = "too_soon"  # the one reply of a window: ask again later
     SILENT = "silent"  # asked again in the window after "too soon": no answer at all
     SHUTDOWN = "shutdown"  # a full shutdown: proxies cannot help now
+    NO_DATA = "no_data"  # the feeds say mobile internet is down everywhere (docs/status.md)
     NONE_LEFT = "none_left"  # no proxy to give now
     NO_MORE = "no_more"  # this requester may get no new bucket (cap, or Salmon)
     NO_BUCKET = "no_bucket"  # a report from someone we gave nothing
@@ -147,6 +149,18 @@ class Outcome(StrEnum):
 class Answer:
     outcome: Outcome
     links: list[ProxyLink] = field(default_factory=list)
+    since: datetime | None = None  # NO_DATA: since when mobile internet is down
+
+
+def _no_data() -> Answer | None:
+    """Mobile internet is down everywhere we can tell (the shutdown's state): a proxy
+    cannot help, so none is handed out and the requester's window is not used: asked
+    again once the internet is back, the links come at once. The coordinators' switch
+    (SHUTDOWN) comes first and works as it always did."""
+    if shutdown_on():
+        return None
+    cut = mobile_data_down()
+    return None if cut is None else Answer(Outcome.NO_DATA, since=cut.since)
 
 
 def shutdown_on() -> bool:
@@ -253,6 +267,8 @@ def proxies_ask(key: str, *, channel: str) -> Answer:
                 requester.save(update_fields=["warned_at"])
                 return Answer(Outcome.TOO_SOON)
             return Answer(Outcome.SILENT)
+        if (no_data := _no_data()) is not None:
+            return no_data
         requester.last_answer_at = now
         requester.moved = False
         if shutdown_on():
@@ -306,6 +322,8 @@ def proxies_report(key: str, *, channel: str) -> Answer:
             # Reported before and nothing new to say: no second "thank you" SMS.
             return Answer(Outcome.NOTED if new else Outcome.SILENT)
         # Moved (or its bucket has nothing left): the new links at once, not in 3 hours.
+        if (no_data := _no_data()) is not None:
+            return no_data
         requester.last_answer_at = now
         requester.moved = False
         if shutdown_on():

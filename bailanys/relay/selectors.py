@@ -11,6 +11,9 @@ from django.utils.translation import gettext as _
 
 from bailanys import phones
 from bailanys.accounts.models import User
+from bailanys.outages.models import Channel as NetChannel
+from bailanys.outages.models import Entity
+from bailanys.outages.services import operator_failing, region_cut_since
 from bailanys.outbox.models import OutboxMessage
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request, VolunteerProfile
@@ -65,6 +68,10 @@ class RequestStatus:
     reply: str
     notifications: list[str]
     language: str
+    # The internet of the recipient's region is down (the shutdown's state): its name and
+    # since when; "" and None otherwise.
+    cut_region: str = ""
+    cut_since: datetime | None = None
 
     @property
     def status_label(self) -> str:
@@ -136,6 +143,67 @@ def request_status(*, token: str, http_request: HttpRequest | None = None) -> Re
         reply=reply,
         notifications=notifications,
         language=request.requester.language,
+        **_region_cut(case, requests=[request]),
+    )
+
+
+def _region_cut(case: Case, *, requests) -> dict:
+    """{"cut_region", "cut_since"} when the internet of the region the recipient lives in
+    is down now; {} otherwise (or when we do not know the region)."""
+    city = case.recipient_city or next((r.recipient_city for r in requests if r.recipient_city), "")
+    cut = region_cut_since(city) if city else None
+    if cut is None:
+        return {}
+    name = Entity.objects.filter(key=cut.entity).values_list("name", flat=True).first()
+    return {"cut_region": name or city, "cut_since": cut.since}
+
+
+@dataclass(frozen=True)
+class NetworkWarning:
+    """The recipient's operator has SMS or calls failing now (the shutdown's state)."""
+
+    operator: str
+    sms_since: datetime | None = None
+    calls_since: datetime | None = None
+    sms: bool = False
+    calls: bool = False
+
+    @property
+    def text(self) -> str:
+        """One line, in the language active when it is read (the console's, the chat's)."""
+        values = {"operator": self.operator}
+        if self.sms and self.calls:
+            values["since"] = _clock(
+                min(filter(None, (self.sms_since, self.calls_since)), default=None)
+            )
+            return (
+                _("SMS and calls to %(operator)s numbers are failing since %(since)s: try later.")
+                % values
+            )
+        if self.sms:
+            values["since"] = _clock(self.sms_since)
+            line = _("SMS to %(operator)s numbers are failing since %(since)s: call instead.")
+            return line % values
+        values["since"] = _clock(self.calls_since)
+        return _("Calls to %(operator)s numbers are failing since %(since)s: try an SMS.") % values
+
+
+def _clock(since: datetime | None) -> str:
+    return timezone.localtime(since).strftime("%H:%M") if since else "?"
+
+
+def network_warning(phone: str) -> NetworkWarning | None:
+    carrier = phones.operator(phone)
+    failing = operator_failing(carrier) if carrier else {}
+    if not failing:
+        return None
+    sms, calls = failing.get(NetChannel.SMS), failing.get(NetChannel.VOICE)
+    return NetworkWarning(
+        operator=carrier,
+        sms=sms is not None,
+        calls=calls is not None,
+        sms_since=sms.since if sms else None,
+        calls_since=calls.since if calls else None,
     )
 
 
@@ -176,6 +244,8 @@ class CaseView:
     # One open request only: its requester, named in the call, counts as known unless the
     # volunteer unticks them. With several, the recipient says whom they know.
     known_by_default: bool = False
+    # SMS or calls to the recipient's operator are failing now: the console's banner.
+    network: NetworkWarning | None = None
 
 
 def call_script(*, language: str, recipient_name: str, requester_names: list[str]) -> str:
@@ -268,6 +338,7 @@ def case_get_for_volunteer(
             recipient_name=case.recipient_name,
             requester_names=requester_names,
         ),
+        network=network_warning(case.recipient_phone),
     )
 
 

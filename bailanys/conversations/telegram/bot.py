@@ -18,7 +18,9 @@ from bailanys import phones
 from bailanys.channels.events import UpdateReceived
 from bailanys.channels.models import TelegramChat
 from bailanys.conversations.bulletins import cmd_check, cmd_subscribe, cmd_unsubscribe
+from bailanys.conversations.network import status_telegram_line
 from bailanys.conversations.proxies import BUTTON_NOWORK, proxy_telegram
+from bailanys.conversations.sensors import telegram_sensed
 from bailanys.conversations.telegram.groups import group_post
 from bailanys.conversations.telegram.turn import (
     CHANNEL,
@@ -70,6 +72,7 @@ def _dispatch(update: Update) -> dict | None:
     if message.chat.type != "private":
         return None
     chat = chat_for(message.chat.id, language_code=message.from_user.language_code, is_group=False)
+    telegram_sensed()  # a requester reached us through Telegram (the shutdown's state)
     turn = Turn(update.update_id, chat)
     with translation.override(chat.language):
         if message.text is None:
@@ -171,16 +174,20 @@ def cmd_cancel(turn: Turn, arg: str, message) -> None:
 
 
 def cmd_status(turn: Turn, arg: str, message) -> None:
+    """The chat's own requests, then what works in Kazakhstan now (when anything is
+    known: the shutdown's state)."""
     own = _own_requests(turn.chat)
+    network = status_telegram_line(turn.chat)
     if not own:
-        turn.say(_("You have no requests yet. Send /request to make one."))
+        text = _("You have no requests yet. Send /request to make one.")
+        turn.say(text + (f"\n\n{network}" if network else ""))
         return
     lines = [
         f"• {r.recipient_name} ({r.recipient_phone_masked}): {r.status_label}"
         + (f"\n  {status_url(r.token)}" if r.token else "")
         for r in own
     ]
-    turn.say("\n".join([_("Your requests:"), *lines]))
+    turn.say("\n".join([_("Your requests:"), *lines, *(["", network] if network else [])]))
 
 
 def _own_requests(chat: TelegramChat):

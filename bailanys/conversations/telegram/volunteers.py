@@ -86,6 +86,8 @@ def cmd_next(turn: Turn, arg: str, message) -> None:
         % {"id": view.case_id, "time": timezone.localtime(view.expires_at).strftime("%H:%M")},
         f"{view.recipient_name}: {view.recipient_phone_display}",
     ]
+    if view.network is not None:
+        lines.insert(1, view.network.text)  # SMS or calls to their operator are failing
     if view.recipient_city:
         lines.append(view.recipient_city)
     just_check = _("(check they are safe)")

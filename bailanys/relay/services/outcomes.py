@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bailanys.accounts.models import User
+from bailanys.outages.services import call_recorded
 from bailanys.privacy.audit import actor_label, audit_record
 from bailanys.relay.models import (
     FINAL_OUTCOMES,
@@ -133,6 +134,7 @@ def claim_record_outcome(
         )
         if known:
             Request.objects.filter(pk__in=known, known_at__isnull=True).update(known_at=now)
+        _sense_call(case, via=via, outcome=outcome)
         audit_record(
             actor=actor_label(volunteer),
             action="case.outcome",
@@ -143,6 +145,19 @@ def claim_record_outcome(
         if resolution:
             requesters_tell_outcome(case_id=case.pk, resolution=resolution, attempt=attempt)
     return attempt
+
+
+def _sense_call(case: Case, *, via: str, outcome: str) -> None:
+    """A call's outcome tells whether the recipient's network carries calls (the
+    shutdown's state, docs/status.md): only the operator and region are kept. Not an SMS
+    the volunteer sent, not an escalation (it says nothing of the network), not a demo
+    case (its outcomes are made up)."""
+    if via != Attempt.Via.CALL or outcome == Outcome.ESCALATE or case.demo:
+        return
+    city = case.recipient_city or next(
+        (r.recipient_city for r in case.requests.order_by("created_at") if r.recipient_city), ""
+    )
+    call_recorded(phone=case.recipient_phone, city=city, outcome=outcome)
 
 
 KNOWING_OUTCOMES = (Outcome.REACHED, Outcome.DELIVERED)
