@@ -191,6 +191,9 @@ def test_sms_failures_to_one_operator_mark_it_and_the_bridge_routes_around_it(fa
     [entry] = AuditEntry.objects.filter(action="case.bridge.skipped")
     assert entry.actor == "sms:bridge" and "degraded" in entry.detail
     assert not re.search(r"\d{4}", entry.detail)  # no number in the audit
+    # The public page says when our own SMS were last heard of (kind and time only).
+    page = Client().get("/status/", headers={"accept-language": "en"}).content.decode()
+    assert re.search(r'<ul id="sensors">\s*<li>SMS: last heard \d', page)
 
 
 def test_failing_sms_mean_down_then_unknown_when_nothing_is_heard(fake_smsgate, settings):

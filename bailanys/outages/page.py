@@ -7,7 +7,16 @@ from datetime import date, datetime, time, timedelta
 from django.utils import timezone
 
 from bailanys.outages.announce import LOCAL, entity_name
-from bailanys.outages.models import Channel, Entity, Feed, Fetch, State, Status, StatusChange
+from bailanys.outages.models import (
+    Channel,
+    Entity,
+    Feed,
+    Fetch,
+    Sensor,
+    State,
+    Status,
+    StatusChange,
+)
 from bailanys.outages.services import StatusView, grid, stale_after, timeline
 
 DAYS = 3  # the timeline without ?day= : the last three days
@@ -145,4 +154,15 @@ def feeds_answered() -> list[FeedLine]:
         found.append(
             FeedLine(name, max(moments) if moments else None, feed.failures if feed else 0)
         )
+    return found
+
+
+def sensors_heard() -> list[tuple[str, datetime]]:
+    """When our own sensors last saw something: an SMS report, a call, a gateway's
+    heartbeat, a Telegram requester. Only kinds and times: the rows hold nothing else."""
+    found = []
+    for kind in Sensor.Kind:
+        last = Sensor.objects.filter(kind=kind).order_by("-at").values_list("at", flat=True)
+        if moment := last.first():
+            found.append((kind.label, moment))
     return found

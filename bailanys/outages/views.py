@@ -14,7 +14,15 @@ from django.views.decorators.http import require_http_methods
 from bailanys.outages.announce import announce_set, announce_settings
 from bailanys.outages.forms import AnnounceForm
 from bailanys.outages.models import Channel, State
-from bailanys.outages.page import DAYS, DayError, day_window, feeds_answered, grid_groups, lanes
+from bailanys.outages.page import (
+    DAYS,
+    DayError,
+    day_window,
+    feeds_answered,
+    grid_groups,
+    lanes,
+    sensors_heard,
+)
 from bailanys.outages.svg import timeline_svg
 from bailanys.privacy.audit import actor_label
 
@@ -54,6 +62,7 @@ def status(request: HttpRequest) -> HttpResponse:
             "asked": asked,
             "error": error,
             "feeds": feeds_answered(),
+            "heard": sensors_heard(),
         },
         status=400 if error else 200,
     )
