@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone, translation
 
+from bailanys.outbox.models import OutboxMessage
 from bailanys.privacy.models import AuditEntry
 from tests.conftest import Api, Browser, make_account, request_body, run_cli, status_token
 from tests.conftest import outbox_drain as deliver
@@ -194,6 +195,20 @@ def test_sms_failures_to_one_operator_mark_it_and_the_bridge_routes_around_it(fa
     # The public page says when our own SMS were last heard of (kind and time only).
     page = Client().get("/status/", headers={"accept-language": "en"}).content.decode()
     assert re.search(r'<ul id="sensors">\s*<li>SMS: last heard \d', page)
+
+
+def test_a_failed_sms_that_is_sent_again_still_counts_against_its_operator(fake_smsgate):
+    """A requester's SMS reported failed goes again (docs/sms.md): the network still failed
+    it once, and the operator's state counts that try."""
+    from tests.test_sms_reliable import REQUESTER, fail, outcome_sms
+
+    row = outcome_sms(fake_smsgate)
+    assert fail(fake_smsgate, row, "v1") == "failed"
+    row.refresh_from_db()
+    assert row.state == OutboxMessage.State.PENDING  # sent again, later: not the last word
+    [evidence] = grid()[KCELL_ASN]["sms"]["evidence"]
+    assert (evidence["figure"], evidence["baseline"]) == (1, 1)
+    assert REQUESTER.startswith("+7701")  # a Kcell number
 
 
 def test_failing_sms_mean_down_then_unknown_when_nothing_is_heard(fake_smsgate, settings):

@@ -38,6 +38,16 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class DeliveryTried:
+    """A provider's final word on one try of an outbox row, even one that is sent again:
+    what the network did with it (the shutdown's state counts these, docs/status.md)."""
+
+    channel: str
+    outbox_id: int
+    state: str
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """A gateway said it is alive; battery and network when it told them."""
 
@@ -57,7 +67,7 @@ class UpdateReceived:
     update: Any
 
 
-Event = TextReceived | DeliveryReport | Heartbeat | UpdateReceived
+Event = TextReceived | DeliveryReport | DeliveryTried | Heartbeat | UpdateReceived
 _HANDLERS: dict[type, list[Callable[[Any], Any]]] = {}
 
 

@@ -11,6 +11,7 @@ class ConversationsConfig(AppConfig):
     def ready(self):
         from bailanys.channels.events import (
             DeliveryReport,
+            DeliveryTried,
             Heartbeat,
             TextReceived,
             UpdateReceived,
@@ -24,8 +25,8 @@ class ConversationsConfig(AppConfig):
 
         subscribe(TextReceived, sms.sms_received)
         subscribe(DeliveryReport, bridge.bridge_report)
-        # The shutdown's state: delivery reports by operator, gateways alive.
-        subscribe(DeliveryReport, sensors.delivery_sensed)
+        # The shutdown's state: every try's delivery report by operator, gateways alive.
+        subscribe(DeliveryTried, sensors.delivery_sensed)
         subscribe(Heartbeat, sensors.heartbeat_sensed)
         subscribe(UpdateReceived, bot.update_handle)
         hooks.case_opened_register(bridge.on_case_opened)

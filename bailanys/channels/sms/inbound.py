@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bailanys import phones
-from bailanys.channels.events import DeliveryReport, TextReceived, emit
+from bailanys.channels.events import DeliveryReport, DeliveryTried, TextReceived, emit
 from bailanys.channels.sms import segments as sms_segments
 from bailanys.channels.sms.adapter import number_key
 from bailanys.channels.sms.models import (
@@ -116,7 +116,7 @@ def delivery_report(gateway: SmsGateway, provider_id: str, state: str) -> str:
     are idempotent: "sent" moves only a queued SMS, a final state only one that has none
     yet) or "unknown" when no SMS of ours has this id at this gateway. A failure sends an
     SMS to a requester again (resend.py); a final state is emitted as a DeliveryReport for
-    the outbox row.
+    the outbox row when it is the last word on it, and as a DeliveryTried for every try.
     """
     deliveries = SmsDelivery.objects.filter(gateway=gateway, provider_id=provider_id)
     if not provider_id or not deliveries.exists():
@@ -133,6 +133,8 @@ def delivery_report(gateway: SmsGateway, provider_id: str, state: str) -> str:
     )
     if state in FINAL:
         for delivery in changed:
+            if delivery.outbox_id:  # every try, the ones sent again too
+                emit(DeliveryTried(channel="sms", outbox_id=delivery.outbox_id, state=state))
             if state == SmsDelivery.State.FAILED and delivery_failed(delivery):
                 continue  # sent again: not the last word on it
             if delivery.outbox_id:
