@@ -376,6 +376,19 @@ def test_the_console_warns_when_the_cases_operator_is_failing(fake_smsgate):
     page = other.post("/console/take/", follow=True).content.decode()
     assert "network-warning" not in page
 
+    # A volunteer working through the API is told the same, in the request's language.
+    submit(number(BEELINE), kind="welfare_check", message="")
+    submit(number(KCELL), kind="welfare_check", message="")
+    api = Api(make_account()[2])
+    warnings = {}
+    for _ in range(2):
+        case = api.post("/claims", headers={"accept-language": "ru"}).json()
+        warnings[case["recipient_phone"][:5]] = case["network_warning"]
+        assert api.post(f"/claims/{case['claim_id']}/release").status_code == 204
+    assert warnings["+7701"] is None  # Kcell: nothing failing
+    ru = r"SMS и звонки на номера Beeline не проходят с \d\d:\d\d: .+"  # noqa: RUF001
+    assert re.fullmatch(ru, warnings["+7705"])
+
 
 # --- STATUS by SMS, /status in the bot ------------------------------------------------
 

@@ -131,6 +131,16 @@ class CaseOut(Schema):
     messages: list[MessageOut]
     previous_notes: list[str]
     call_script: str
+    network_warning: str | None = Field(
+        None,
+        description="SMS or calls to the recipient's operator are failing now (the "
+        "shutdown's state, docs/status.md): one line, in the request's language; null when "
+        "nothing is known to fail",
+    )
+
+    @staticmethod
+    def resolve_network_warning(case) -> str | None:
+        return case.network.text if getattr(case, "network", None) else None
 
 
 class ClaimOut(Schema):
