@@ -40,7 +40,7 @@ class EntityState(Schema):
     )
 
 
-class StatusOut(Schema):
+class StatusGrid(Schema):
     generated_at: datetime
     at: datetime | None = Field(None, description="The past moment asked for, if any")
     entities: list[EntityState]
@@ -72,7 +72,7 @@ def grid_json(at: datetime | None = None) -> dict:
 
 @router.get(
     "/status",
-    response={200: StatusOut, **COMMON},
+    response={200: StatusGrid, **COMMON},
     summary="What works where: the shutdown's state (public)",
     description="Each entity (the country, its regions, its networks) with the state of "
     "each channel, since when, and the evidence. With `at`, the states as the timeline had "
