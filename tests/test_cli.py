@@ -92,7 +92,7 @@ def processes_with_env(marker: str) -> dict[int, str]:
 class Up:
     """`bailanys up` running in its own session, as from a terminal."""
 
-    def __init__(self, tmp_path: Path, *args: str):
+    def __init__(self, tmp_path: Path, *args: str, sigint_ignored: bool = False):
         self.data_dir = tmp_path / "data"
         self.log = tmp_path / "up.log"
         self.port = free_port()
@@ -109,6 +109,11 @@ class Up:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # As from a non-interactive shell (`cmd &`, nohup, some CI runners): the
+                # process starts with SIGINT ignored, and Python then installs no handler.
+                preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                if sigint_ignored
+                else None,
             )
 
     def output(self) -> str:
@@ -187,8 +192,8 @@ def up_process(tmp_path):
         pytest.skip("needs /proc to find the worker process")
     started = []
 
-    def start(*args: str) -> Up:
-        up = Up(tmp_path, *args)
+    def start(*args: str, sigint_ignored: bool = False) -> Up:
+        up = Up(tmp_path, *args, sigint_ignored=sigint_ignored)
         started.append(up)
         return up
 
@@ -218,6 +223,17 @@ def test_up_serves_until_ctrl_c_and_leaves_no_worker_behind(up_process):
     assert up.ctrl_c() == 0
     assert "Stopped." in up.output()
     assert eventually(lambda: not group_exists(up.proc.pid)), "up's process group lives on"
+    assert eventually(lambda: not up.our_processes()), f"left behind: {up.our_processes()}"
+
+
+@pytest.mark.subprocess
+def test_up_started_with_sigint_ignored_still_stops_on_ctrl_c(up_process):
+    """Started from a non-interactive shell, `bailanys up` inherited an ignored SIGINT and
+    neither Ctrl-C nor `kill -INT` stopped it (issue 21, item 10)."""
+    up = up_process(sigint_ignored=True)
+    up.wait_healthy()
+    assert up.ctrl_c() == 0
+    assert "Stopped." in up.output()
     assert eventually(lambda: not up.our_processes()), f"left behind: {up.our_processes()}"
 
 

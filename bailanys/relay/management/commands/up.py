@@ -43,8 +43,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--demo", action="store_true", help="Load the demo scenario.")
-        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
-        parser.add_argument("--port", type=int, default=8000, help="Port to listen on.")
+        parser.add_argument(
+            "--host", default="127.0.0.1", help="Address to listen on (default: %(default)s)."
+        )
+        parser.add_argument(
+            "--port", type=int, default=8000, help="Port to listen on (default: %(default)s)."
+        )
         parser.add_argument("--threads", type=int, default=8, help="Web server threads.")
         parser.add_argument(
             "--no-worker", action="store_true", help="Do not start a worker (run one elsewhere)."
@@ -53,6 +57,9 @@ class Command(BaseCommand):
     def handle(self, *, demo: bool, host: str, port: int, threads: int, no_worker: bool, **_):
         if not 0 < port < 65536:
             raise CommandError(f"--port must be between 1 and 65535, got {port}")
+        # Set here, not inherited: started from a non-interactive shell (`up &`, nohup) a
+        # process begins with SIGINT ignored, and Ctrl-C or `kill -INT` did nothing.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         call_command("migrate", interactive=False, verbosity=0)
         for line in data_dir_tighten(Path(settings.DATA_DIR)):
