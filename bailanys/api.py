@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import Swagger
 from ninja.parser import Parser
 
 from bailanys.bulletins.api import router as bulletins_router
@@ -38,6 +39,8 @@ api = NinjaAPI(
     description="Requests for relatives who cannot be reached, and the volunteers who call them.",
     urls_namespace="api",
     docs_url="/docs",
+    # No validator badge: Swagger UI would fetch it from validator.swagger.io.
+    docs=Swagger(settings={"validatorUrl": None}),
 )
 
 

@@ -101,6 +101,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    # django-ninja's own Swagger UI files: /api/v1/docs serves them (a CDN is blocked by
+    # our CSP, and would not load offline anyway).
+    "ninja",
     # Foundations first, then the outbox, the relay core, channels and conversations:
     # each AppConfig.ready fills the registries of the layers below it.
     "bailanys.privacy",

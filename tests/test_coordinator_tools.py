@@ -275,6 +275,8 @@ def test_merge_joins_the_same_person_under_two_numbers():
     assert not _suggested(page, keep, merge)
     outbox_drain()
     assert "We have joined the two requests into one" in status_page(en)
+    # The message says volunteers never ask for money: the page does not say it twice.
+    assert status_page(en).count("never ask for money") == 1
     # The Kazakh requester is told too, in their language when the catalogue has it.
     assert len(notifications(kk)) == 1 and "Нұрлан" in notifications(kk)[0]
     assert status(kk) == status(en) == "waiting"

@@ -92,7 +92,9 @@ def _waiting() -> int:
 
     from bailanys.relay.models import Case, CaseState
 
-    return Case.objects.filter(state=CaseState.QUEUED, available_at__lte=timezone.now()).count()
+    return Case.objects.filter(
+        state=CaseState.QUEUED, available_at__lte=timezone.now(), demo=True
+    ).count()
 
 
 def _demo_bots() -> list[User]:
@@ -118,7 +120,8 @@ def demo_pulse(rng, *, requests: int = 1, calls: int = 1) -> tuple[int, int]:
     for bot in _demo_bots()[:calls]:
         if _waiting() <= DEMO_LEAVE_WAITING:
             break  # leave cases for the people trying the console
-        claim = services.case_claim_next(volunteer=bot, with_demo=True)
+        # Demo cases only: a request a person made in the browser is left for a person.
+        claim = services.case_claim_next(volunteer=bot, only_demo=True)
         if claim is None:
             continue
         outcome = rng.choices([o for o, _w in _OUTCOMES], [w for _o, w in _OUTCOMES])[0]

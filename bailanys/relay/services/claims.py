@@ -148,15 +148,16 @@ def just_released(volunteer: User) -> int | None:
 
 
 def case_claim_next(
-    *, volunteer: User, light_only: bool = False, with_demo: bool = False
+    *, volunteer: User, light_only: bool = False, with_demo: bool = False, only_demo: bool = False
 ) -> Claim | None:
     """Give the volunteer the next case: urgent and medical first, then cases on the
     operators they call cheaply (see _dispatch_order), then the oldest. Never the case
     they have just released.
 
-    `with_demo`: made-up demo cases may be given too; only the web console, the API (a
-    volunteer's own screen) and the demo's own callers ask for them. A volunteer working by
-    Telegram or SMS never gets one: its details would leave through a bot or a gateway.
+    `with_demo`: made-up demo cases may be given too; only the web console and the API (a
+    volunteer's own screen) ask for them. A volunteer working by Telegram or SMS never gets
+    one: its details would leave through a bot or a gateway. `only_demo`: nothing but demo
+    cases, for the demo's own callers: a request a person made is left for a person.
 
     A volunteer holds one case at a time: asking again returns the same claim.
     On PostgreSQL candidates are locked with SKIP LOCKED so concurrent
@@ -177,7 +178,9 @@ def case_claim_next(
             queued = Case.objects.filter(state=CaseState.QUEUED, available_at__lte=now)
             if released is not None:
                 queued = queued.exclude(pk=released)
-            if not with_demo:
+            if only_demo:
+                queued = queued.filter(demo=True)  # the demo's own callers: never a person's
+            elif not with_demo:
                 queued = queued.filter(demo=False)
             candidates = _dispatch_order(queued, volunteer, now)
             if light_only or not takes_hard_cases(volunteer):
