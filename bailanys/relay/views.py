@@ -50,6 +50,9 @@ def request_status(request: HttpRequest, token: str) -> HttpResponse:
     language = chosen if chosen in services.LANGUAGES else status.language
     context = {"status": status, "token": token, "lang": language, "offer": bulletin_offer(token)}
     with translation.override(language):
+        # A message to the requester already says it: the page does not say it twice.
+        warning = services.never_money_line()
+        context["money_said"] = any(warning in note for note in status.notifications)
         response = render(request, "relay/status.html", context)
     # The link is the secret: keep it out of caches and referrers.
     response["Cache-Control"] = "no-store"
