@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.conf.locale import LANG_INFO as _LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -206,6 +207,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ru", _("Russian")), ("kk", _("Kazakh"))]
+# Each language is offered under its own name. Django names Kazakh "Қазақ" (name_local);
+# a language switch says "Қазақша", as every other switch of ours does (relay.models'
+# LANGUAGE_CHOICES, the Telegram bot, the status posts' form): one name everywhere.
+_LANG_INFO["kk"] = {**_LANG_INFO["kk"], "name_local": "Қазақша"}
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = env_str("BAILANYS_TIME_ZONE", "Asia/Almaty")
