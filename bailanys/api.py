@@ -44,12 +44,29 @@ api = NinjaAPI(
 )
 
 
+# Every endpoint names its JSON body parameter `payload`: ninja puts that name in an
+# error's location ("body", "payload", "recipient") where our own checks say
+# ("body", "recipient", "phone"). It is no part of the request, and is dropped.
+BODY_PARAM = "payload"
+# Inputs our own checks refuse that come in a header, not in the body.
+HEADERS = frozenset({"Idempotency-Key"})
+
+
+def error_location(loc) -> list[str | int]:
+    """Where a bad input is, the same shape from ninja and from our own checks:
+    [source, field, ...] with source "body", "header", "query" or "path"."""
+    loc = list(loc)
+    if len(loc) > 1 and loc[0] == "body" and loc[1] == BODY_PARAM:
+        del loc[1]
+    return loc
+
+
 def field_errors(detail: list[dict]) -> dict[str, str]:
-    """Ninja's error list as {dotted field: reason}, without the 'body.payload' prefix."""
+    """The error list as {dotted field: reason}: the location without its source."""
     errors = {}
     for item in detail:
         loc = [str(part) for part in item.get("loc", ())]
-        while loc and loc[0] in ("body", "payload", "query", "path", "header"):
+        if loc and loc[0] in ("body", "query", "path", "header"):
             loc = loc[1:]
         errors[".".join(loc) or "body"] = item.get("msg", "invalid")
     return errors
@@ -57,7 +74,9 @@ def field_errors(detail: list[dict]) -> dict[str, str]:
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError):
-    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors]
+    detail = [
+        {"loc": error_location(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors
+    ]
     return api.create_response(
         request, {"detail": detail, "errors": field_errors(detail)}, status=422
     )
@@ -65,7 +84,10 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 
 @api.exception_handler(InputError)
 def on_input_error(request: HttpRequest, exc: InputError):
-    detail = [{"loc": ["body", *k.split(".")], "msg": v} for k, v in exc.errors.items()]
+    detail = [
+        {"loc": ["header" if k in HEADERS else "body", *k.split(".")], "msg": v}
+        for k, v in exc.errors.items()
+    ]
     return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=422)
 
 

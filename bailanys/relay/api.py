@@ -72,7 +72,10 @@ class Problem(Schema):
 
 
 class FieldProblem(Schema):
-    loc: list[str | int]
+    loc: list[str | int] = Field(
+        description="Where: the source (body, header, query or path), then the field's "
+        'path, e.g. ["body", "recipient", "phone"] or ["header", "Idempotency-Key"]'
+    )
     msg: str
 
 
