@@ -218,8 +218,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Files are served straight from the package: nothing to collect on a fresh
-# machine, and nothing is ever loaded from another host.
+# `bailanys up` collects the files here at each start, hashed and gzipped (see
+# bailanys/static_files.py); without a collection they are served straight from the
+# package, uncompressed. Nothing is ever loaded from another host.
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "bailanys.static_files.Storage"},
+}
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

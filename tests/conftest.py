@@ -139,11 +139,28 @@ _PASSWORD = re.compile(r"^Password for the web console: (\S+)$", re.MULTILINE)
 
 
 def pytest_configure(config):
+    # The live server serves static files as `bailanys up` does: through WhiteNoise from
+    # the collection (hashed, gzipped, cached), not through Django's finder view, which
+    # knows no hashed name and compresses nothing.
+    from django.contrib.staticfiles import handlers
+
+    class ServedByWhiteNoise(handlers.StaticFilesHandler):
+        def _should_handle(self, path):
+            return False
+
+    handlers.StaticFilesHandler = ServedByWhiteNoise
     config.addinivalue_line(
         "markers",
         "subprocess: starts `bailanys` in a child process with SQLite in a temporary "
         "directory; runs the same whatever DATABASE_URL says",
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_collected(tmp_path_factory):
+    """The static files collected as `bailanys up` collects them, once per run."""
+    settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture(scope="session")

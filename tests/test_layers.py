@@ -30,7 +30,17 @@ PARSING_RULES = {
     "text",
 }
 ENTRY_FILES = {"api", "urls", "admin", "forms", "wsgi", "cli", "settings", "__main__"}
-ENTRY_TOP = {"api", "urls", "cli", "wsgi", "settings", "__main__", "middleware", "benchbare"}
+ENTRY_TOP = {
+    "api",
+    "urls",
+    "cli",
+    "wsgi",
+    "settings",
+    "__main__",
+    "middleware",
+    "benchbare",
+    "static_files",
+}
 MODULE_STRING = re.compile(r"bailanys(?:\.\w+)+")
 MAX_LINES = 600
 

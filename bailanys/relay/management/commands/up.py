@@ -1,3 +1,4 @@
+import fcntl
 import os
 import random
 import signal
@@ -15,7 +16,7 @@ from bailanys.accounts.models import Role, User
 from bailanys.accounts.services import password_generate, user_create
 from bailanys.outages.demo import demo_outages_beat, demo_outages_load
 from bailanys.privacy.storage import data_dir_tighten
-from bailanys.relay.demo import demo_history, demo_load, demo_pulse
+from bailanys.relay.demo import demo_history, demo_load, demo_pulse, login_lines
 
 
 def lan_address() -> str:
@@ -62,14 +63,19 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         call_command("migrate", interactive=False, verbosity=0)
+        # Hashed and gzipped static files for this version (bailanys/static_files.py);
+        # one at a time when several web processes share the data directory.
+        with open(Path(settings.DATA_DIR) / "static.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            call_command("collectstatic", interactive=False, verbosity=0)
         for line in data_dir_tighten(Path(settings.DATA_DIR)):
             self.stderr.write(f"WARNING: tightened permissions of {line}")
         self._first_coordinator()
         if demo:
             created, logins = demo_load()
             self.stdout.write(f"Demo scenario: {created} new requests.")
-            for username, password in logins:
-                self.stdout.write(f"  volunteer login: {username} / {password}")
+            for line in login_lines(logins):
+                self.stdout.write(line)
             rng = random.Random()  # noqa: S311  made-up demo data, not secrets
             demo_history(rng)
             # The demo's shutdown is made up: the worker started below must not poll the
