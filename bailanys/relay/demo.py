@@ -14,19 +14,22 @@ SCENARIO = Path(__file__).parent / "demo" / "scenario.json"
 
 
 @transaction.atomic
-def demo_load() -> tuple[int, list[tuple[str, str]]]:
-    """Load the scenario once; give the demo volunteers fresh passwords every time.
+def demo_load(*, new_passwords: bool = False) -> tuple[int, list[tuple[str, str | None]]]:
+    """Load the scenario once; create the demo volunteers with passwords the first time.
 
-    Returns (requests created, [(username, password)]).
+    A restart keeps the passwords printed at the first start (they are stored hashed
+    only, so they cannot be printed again): None in their place. `new_passwords` gives
+    the existing demo volunteers fresh ones. Returns (requests created, [(username,
+    password or None)]).
     """
     scenario = json.loads(SCENARIO.read_text(encoding="utf-8"))
-    logins = []
+    logins: list[tuple[str, str | None]] = []
     for spec in scenario["volunteers"]:
-        password = password_generate()
         user = User.objects.filter(username=spec["username"]).first()
+        password = password_generate() if user is None or new_passwords else None
         if user is None:
             user_create(username=spec["username"], role=spec["role"], password=password)
-        else:
+        elif password is not None:
             user.set_password(password)
             user.save(update_fields=["password"])
         logins.append((spec["username"], password))
@@ -41,6 +44,17 @@ def demo_load() -> tuple[int, list[tuple[str, str]]]:
         )
         created += new
     return created, logins
+
+
+def login_lines(logins: list[tuple[str, str | None]]) -> list[str]:
+    """The demo volunteers' logins as `up --demo` and `demo` print them."""
+    return [
+        f"  volunteer login: {username} / {password}"
+        if password
+        else f"  volunteer login: {username} (password unchanged since first start; "
+        "`bailanys demo --new-passwords` gives new ones)"
+        for username, password in logins
+    ]
 
 
 # --- A living demo: made-up requests keep arriving, two demo volunteers keep calling ----
