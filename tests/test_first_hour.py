@@ -95,3 +95,22 @@ def test_static_files_go_out_gzipped_under_hashed_names_cached_for_a_year():
     # next to what a visitor typed (BREACH), and they are small anyway.
     page = Client().get("/", headers={"accept-encoding": "gzip, deflate"})
     assert "Content-Encoding" not in page
+
+
+def test_a_server_started_without_collecting_still_serves_its_pages(tmp_path):
+    """`gunicorn bailanys.wsgi` with no `collectstatic`: plain names, every page works."""
+    from tests.helpers import child_env
+
+    fetch = (
+        "from django.test import Client; c = Client(); page = c.get('/');"
+        'import re; [css] = re.findall(r\'href="(/static/[^"]+css)"\', page.content.decode());'
+        "print(page.status_code, css, c.get(css).status_code)"
+    )
+    env = child_env(tmp_path)
+    subprocess.run([bailanys_executable(), "migrate", "-v0"], env=env, check=True)
+    shown = subprocess.run(
+        [bailanys_executable(), "shell", "-c", fetch], env=env, capture_output=True, text=True
+    )
+    assert shown.stdout.splitlines()[-1].split() == ["200", "/static/bailanys/site.css", "200"], (
+        shown
+    )
