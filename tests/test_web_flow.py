@@ -228,7 +228,7 @@ def test_the_status_page_speaks_the_language_asked_for():
 
     russian = html(browser.get(f"{status_path}?lang=ru"))
     assert '<html lang="ru">' in russian
-    assert 'href="?lang=ru" aria-current="true"' in russian
+    assert '<button name="language" value="ru" aria-current="true">' in russian
     with translation.override("ru"):
         heading = gettext("Your request")
     if heading != "Your request":  # only once the ru catalogue translates it
@@ -237,8 +237,10 @@ def test_the_status_page_speaks_the_language_asked_for():
     kazakh = html(browser.get(f"{status_path}?lang=kk"))
     assert '<html lang="kk">' in kazakh
 
-    # An unknown language falls back to the requester's own.
-    assert '<html lang="en">' in html(browser.get(f"{status_path}?lang=de"))
+    # An unknown language falls back to the one last chosen (a ?lang= is remembered as
+    # the language buttons' choice is), and for someone who chose none, to the requester's.
+    assert '<html lang="kk">' in html(browser.get(f"{status_path}?lang=de"))
+    assert '<html lang="en">' in html(Browser().get(f"{status_path}?lang=de"))
 
 
 @pytest.mark.django_db

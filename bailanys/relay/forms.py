@@ -101,6 +101,11 @@ class RequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.language = language
         self.not_utf8 = not_utf8
+        # The person to call most likely speaks the language the form is read in: a
+        # Kazakh form asks for a Kazakh speaker first, a Russian one for a Russian
+        # speaker. The English form is read abroad, while the person called is in
+        # Kazakhstan, where Russian is the likeliest to be understood: Russian.
+        self.fields["recipient_language"].initial = language if language in ("ru", "kk") else "ru"
 
     def clean(self):
         cleaned = super().clean()

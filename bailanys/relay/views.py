@@ -44,19 +44,49 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 
 def request_status(request: HttpRequest, token: str) -> HttpResponse:
-    """The requester's page. Shown in their language unless they pick another."""
+    """The requester's page, in one language with the rest of the site: the one asked for
+    with ?lang= (older links, the bulletins form), else the one chosen with the site's
+    buttons (the language cookie; the page's own buttons set it too), else the language
+    the request was made in. A ?lang= is remembered as the buttons' choice is, so the
+    other pages follow it."""
     status = selectors.request_status(token=token, http_request=request)
-    chosen = request.GET.get("lang")
-    language = chosen if chosen in services.LANGUAGES else status.language
+    asked = request.GET.get("lang")
+    remembered = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if asked in services.LANGUAGES:
+        language = asked
+    elif remembered in services.LANGUAGES:
+        language = remembered
+    else:
+        language = status.language
     context = {"status": status, "token": token, "lang": language, "offer": bulletin_offer(token)}
     with translation.override(language):
         # A message to the requester already says it: the page does not say it twice.
         warning = services.never_money_line()
         context["money_said"] = any(warning in note for note in status.notifications)
         response = render(request, "relay/status.html", context)
+    response["Content-Language"] = language  # LocaleMiddleware would say the cookie's
+    # The page's own 30-second refresh re-asks its ?lang=: it remembers nothing, or it
+    # would undo a choice made meanwhile in another tab.
+    refresh = request.headers.get("HX-Request") and not request.headers.get("HX-Boosted")
+    if asked in services.LANGUAGES and asked != remembered and not refresh:
+        remember_language(response, asked)
     # The link is the secret: keep it out of caches and referrers.
     response["Cache-Control"] = "no-store"
     return response
+
+
+def remember_language(response: HttpResponse, language: str) -> None:
+    """Set the language cookie as Django's set_language view (the site's buttons) does."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
 
 
 @login_required

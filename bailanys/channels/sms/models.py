@@ -11,9 +11,9 @@ class SmsGateway(SealedModel):
     """One way out: an Android phone running sms-gate.app (one SIM of it), later a modem."""
 
     class Kind(models.TextChoices):
-        SMSGATE = "smsgate", "sms-gate.app"
-        GAMMU = "gammu", "Gammu SMSD (USB modem)"
-        HTTP = "http", "HTTP provider (Twilio-style)"
+        SMSGATE = "smsgate", "sms-gate.app"  # the app's name: the same in every language
+        GAMMU = "gammu", _("Gammu SMSD (USB modem)")
+        HTTP = "http", _("HTTP provider (Twilio-style)")
 
     name = models.CharField(max_length=60, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SMSGATE)
