@@ -2,6 +2,7 @@ from urllib.parse import unquote_to_bytes
 
 from django import forms
 from django.http import HttpRequest, QueryDict
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from bailanys.relay import services
@@ -54,6 +55,28 @@ def form_data(request: HttpRequest) -> tuple[QueryDict | None, set[str]]:
     return (data if bad else post), bad
 
 
+def counter_attrs(limit: int, *, cut: bool = False) -> dict[str, str]:
+    """A long text field's attributes for bailanys/counter.js: a live count under it.
+
+    `cut`: the field keeps a maxlength (the browser stops at the limit), and the count
+    says so when it gets there. Otherwise the field takes any length and the count says
+    it is too long, as the server will. In the language active now (a request's).
+    """
+    attrs = {
+        "data-counter": str(limit),
+        "data-counter-text": gettext("%(count)s of %(limit)s characters"),
+        "data-counter-over": gettext(
+            "Too long: %(count)s characters, at most %(limit)s. Shorten it before sending."
+        ),
+    }
+    if cut:
+        attrs["maxlength"] = str(limit)
+        attrs["data-counter-full"] = gettext(
+            "%(limit)s characters: the limit. Anything more you type or paste is not kept."
+        )
+    return attrs
+
+
 class RequestForm(forms.Form):
     """The public intake form. Validation is the service's, shared with the API."""
 
@@ -75,10 +98,11 @@ class RequestForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("What do you need?"), choices=Kind.choices, initial=Kind.WELFARE_CHECK
     )
+    # No max_length: a browser would cut a long paste silently at its maxlength. The
+    # service refuses it with the count, and the page shows what was written again.
     message = forms.CharField(
         label=_("Your message for them"),
         required=False,
-        max_length=services.MAX_MESSAGE,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     urgent = forms.BooleanField(label=_("Urgent"), required=False)
@@ -101,6 +125,7 @@ class RequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.language = language
         self.not_utf8 = not_utf8
+        self.fields["message"].widget.attrs.update(counter_attrs(services.MAX_MESSAGE))
         # The person to call most likely speaks the language the form is read in: a
         # Kazakh form asks for a Kazakh speaker first, a Russian one for a Russian
         # speaker. The English form is read abroad, while the person called is in

@@ -16,3 +16,13 @@ def duration_short(value: timedelta) -> str:
     if minutes < 60:
         return _("%(m)d min") % {"m": minutes}
     return _("%(h)d h %(m)02d min") % {"h": minutes // 60, "m": minutes % 60}
+
+
+@register.simple_tag
+def counter_attrs(limit: int, cut: bool = False) -> str:
+    """A long text field's live count (bailanys/counter.js): its attributes, escaped."""
+    from django.forms.utils import flatatt
+
+    from bailanys.relay.forms import counter_attrs as attrs
+
+    return flatatt(attrs(int(limit), cut=cut))
