@@ -141,6 +141,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "bailanys.urls"
 WSGI_APPLICATION = "bailanys.wsgi.application"
 
+# Every form's first field in error takes the focus (bailanys/form_rendering.py).
+FORM_RENDERER = "bailanys.form_rendering.Renderer"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

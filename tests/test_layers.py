@@ -40,6 +40,7 @@ ENTRY_TOP = {
     "middleware",
     "benchbare",
     "static_files",
+    "form_rendering",
 }
 MODULE_STRING = re.compile(r"bailanys(?:\.\w+)+")
 MAX_LINES = 600

@@ -56,6 +56,7 @@ def volunteer_phone(request: HttpRequest) -> HttpResponse:
         {
             "current": phones.display(current.number) if current else "",
             "error": error,
+            "typed": request.POST.get("phone", "")[:40] if error else "",
             "saved": saved,
             "commands": volunteer_help(),
         },
