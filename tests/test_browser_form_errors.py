@@ -76,6 +76,16 @@ REQUEST_CASES = {
         },
         "message",
     ),
+    "message-too-long": (
+        {
+            "recipient_name": "Айгуль",
+            "recipient_phone": "+7 701 555 12 34",
+            "requester_name": "Марат",
+            "kind": "deliver_message",
+            "message": "Мама, мы в безопасности. " * 400,  # 10,000 characters, pasted
+        },
+        "message",
+    ),
 }
 
 
