@@ -108,3 +108,19 @@ def test_an_invitation_says_when_it_expires_on_which_clock(coordinator):
     page = html(Browser().get(link.group(1)))
     assert "It expires on" in page
     assert NOTE in page
+
+
+@pytest.mark.django_db
+def test_a_requester_abroad_is_told_which_clock_the_next_try_is_on():
+    from tests.conftest import make_volunteer, status_token
+
+    created = submit(Api())
+    page = html(Browser().get(f"/s/{status_token(created)}/"))
+    assert note_count(page) == 0  # no time on the page yet
+    volunteer = Api(make_volunteer()[1])
+    claim = volunteer.post("/claims").json()
+    tried = volunteer.post(f"/claims/{claim['claim_id']}/outcome", {"outcome": "no_answer"})
+    assert tried.status_code == 200
+    page = html(Browser().get(f"/s/{status_token(created)}/"))
+    assert re.search(r"\d\d:\d\d</dd>", page)  # "Next try after 14:30"
+    assert note_count(page) == 1 and NOTE in page
