@@ -60,7 +60,8 @@ def columns(
     buckets: list[tuple[str, dict[str, int]]],
     series: list[Series],
 ) -> SafeString:
-    """Stacked columns over time (one per bucket) with a legend; every fourth bucket labelled."""
+    """Stacked columns over time (one per bucket), every fourth bucket labelled; then the
+    legend, a list in HTML below the drawing."""
     plot_top, plot_height, left = 8, 120, 28
     axis = plot_top + plot_height
     top = max((sum(values.values()) for _label, values in buckets), default=0) or 1
@@ -89,14 +90,13 @@ def columns(
                 f'<text x="{x:.1f}" y="{axis + FONT + 2}" font-size="{FONT - 2}">'
                 f"{escape(label)}</text>"
             )
-    legend_y = axis + 2 * FONT + 8
-    per_row = 2
-    for index, s in enumerate(series):
-        x = (index % per_row) * (WIDTH / per_row)
-        y = legend_y + (index // per_row) * (FONT + 8)
-        body.append(
-            f'<rect class="s{index}" x="{x:.1f}" y="{y - FONT + 2}" width="{FONT}" '
-            f'height="{FONT}"/><text x="{x + FONT + 4:.1f}" y="{y}">{escape(s.label)}</text>'
-        )
-    rows = (len(series) + per_row - 1) // per_row
-    return _svg(name, title, legend_y + rows * (FONT + 8), body)
+    # The legend is HTML below the drawing, not SVG text: it wraps to the box's width, so
+    # a long Russian or Kazakh label is never cut or overlapped.
+    legend = "".join(
+        f'<li><i class="s{index}" aria-hidden="true"></i>{escape(s.label)}</li>'
+        for index, s in enumerate(series)
+    )
+    return mark_safe(  # noqa: S308  the labels went through escape()
+        _svg(name, title, axis + FONT + 6, body)
+        + f'<ul class="chart-legend" data-legend="{escape(name)}">{legend}</ul>'
+    )

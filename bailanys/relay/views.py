@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 
 from django.conf import settings
@@ -275,10 +276,24 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         raise Http404
     from django.core.paginator import Paginator
 
+    from bailanys.accounts.models import User
     from bailanys.privacy.models import AuditEntry
 
-    page = Paginator(AuditEntry.objects.order_by("-seq"), 100).get_page(request.GET.get("page"))
+    page = Paginator(AuditEntry.objects.order_by("-seq"), AUDIT_PAGE).get_page(
+        request.GET.get("page")
+    )
+    # The chain stores "user:12" (a rename must not break it); people read usernames. An id
+    # with no account (or any other actor: "cli", "sms:bridge") is shown as stored.
+    ids = {int(m[1]) for e in page if (m := _ACTOR_USER.fullmatch(e.actor))}
+    names = dict(User.objects.filter(pk__in=ids).values_list("pk", "username")) if ids else {}
+    for e in page:
+        m = _ACTOR_USER.fullmatch(e.actor)
+        e.who = names.get(int(m[1]), e.actor) if m else e.actor
     return render(request, "relay/audit.html", {"page": page})
+
+
+AUDIT_PAGE = 50
+_ACTOR_USER = re.compile(r"user:(\d+)")
 
 
 @login_required
