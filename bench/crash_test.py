@@ -51,7 +51,10 @@ only, from the database and the fake's log:
 A worker killed after the fake accepted a message but before the row was marked sent
 leaves it "sending"; after SEND_LEASE (2 minutes, bailanys/outbox/services.py) another
 worker sends it again. Telegram has no idempotency key to pass, so that is a duplicate:
-the JSON counts them ("delivered_twice") and the run fails if there are any.
+the JSON counts them ("delivered_twice", "notifications_sent_twice") and the run fails
+if there are any. With --allow-kill-duplicates it passes when each one's first copy
+arrived just before a worker kill: the duplicate checks still say false, and
+"checks_waived" names them.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ SEND_LEASE_SECONDS = 120
 # A duplicate whose first copy reached the fake this close before a worker kill is put
 # down to the kill: the worker died between Telegram taking it and marking its row sent.
 KILL_WINDOW = 2.0
+SENT_AGAIN = "\u21bb "  # bailanys.relay.services.notify.SENT_AGAIN
 ERROR_LINE = re.compile(r" ERROR (\S+ .*)$")
 EXCEPTION_LINE = re.compile(r"^[\w.]+(?:Error|Exception|Detected): ")
 LANGUAGES = ("en", "ru", "kk")
@@ -711,7 +715,7 @@ def run(args) -> dict:
                 "worker_log_errors": worker.errors(),
                 **detail,
                 "checks": checks,
-                "ok": all(checks.values()),
+                "ok": passed(checks, detail["checks_waived"]),
                 "seconds": {
                     "setup": round(setup_seconds, 1),
                     "intake": round(intake_seconds, 1),
@@ -809,6 +813,15 @@ def verify(
     arrived at most KILL_WINDOW seconds before one: the worker died between Telegram
     taking it and marking its row sent.
     """
+    # A message sent again after its lease ran out starts with a line saying so
+    # (bailanys.relay.services.notify.SENT_AGAIN): it is the same message as the first.
+    labelled = sum(1 for entry in fake if entry["text"].startswith(SENT_AGAIN))
+    fake = [
+        {**entry, "text": entry["text"].partition("\n")[2]}
+        if entry["text"].startswith(SENT_AGAIN)
+        else entry
+        for entry in fake
+    ]
     answered_ok = {}
     api_replay_mismatch = 0
     refused = Counter()
@@ -968,19 +981,31 @@ def verify(
         "telegram_notifications_duplicated_0": all(k <= 1 for k in tg_note_seen),
         "web_notifications_sent": len(web_notes) == expected_api_requests
         and all(row[3] == "sent" for row in web_notes),
-        "bot_answers_exactly_once": len(replies) == 2 * expected_tg_requests
-        and set(reply_seen) <= {1},
+        "bot_answers_missing_0": len(replies) == 2 * expected_tg_requests and reply_seen[0] == 0,
+        "bot_answers_duplicated_0": all(k <= 1 for k in reply_seen),
         "fake_log_no_duplicates": all(n == 1 for n in deliveries.values()),
         "fake_log_fully_explained": unexplained == 0 and unmatched_sent == 0,
+        "every_duplicate_explained_by_a_worker_kill": unexplained_twice == 0,
     }
-    if allow_kill_duplicates and unexplained_twice == 0:
-        # The known at-least-once window (module docstring): counted above, not failed on.
-        checks["telegram_notifications_duplicated_0"] = True
-        checks["bot_answers_exactly_once"] = (
-            len(replies) == 2 * expected_tg_requests and reply_seen[0] == 0
-        )
-        checks["fake_log_no_duplicates"] = True
+    # Every check says what was seen; none is ever overwritten. With
+    # --allow-kill-duplicates the duplicate checks may be false in a passing run, when each
+    # duplicate's first copy arrived just before a worker kill (the known at-least-once
+    # window, docs/benchmark-notes.md): "waived" names them, "ok" says whether it passed.
+    waived = sorted(DUPLICATE_CHECKS) if allow_kill_duplicates and unexplained_twice == 0 else []
+    detail["notifications_sent_twice"] = sum(t["deliveries"] - 1 for t in twice)
+    detail["messages_labelled_sent_again"] = labelled
+    detail["checks_waived"] = [name for name in waived if not checks[name]]
     return checks, detail
+
+
+# Checks that a message delivered twice makes false; waived only for kill-explained ones.
+DUPLICATE_CHECKS = frozenset(
+    {"telegram_notifications_duplicated_0", "bot_answers_duplicated_0", "fake_log_no_duplicates"}
+)
+
+
+def passed(checks: dict, waived: list[str]) -> bool:
+    return all(ok or name in waived for name, ok in checks.items())
 
 
 def main(argv: list[str] | None = None) -> int:
