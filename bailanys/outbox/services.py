@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django_tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 
@@ -59,7 +59,9 @@ def outbox_add(
 ) -> OutboxMessage:
     """Write an outbound message; call inside the transaction that causes it.
 
-    Writing the same idempotency key twice returns the first row. `demo`: the message is
+    Writing the same idempotency key twice returns the first row. `options["again"]`: a
+    line put before the body when it is sent again after a worker died mid-send (it may
+    arrive twice), in the reader's language. `demo`: the message is
     about made-up demo data (so is any message for a demo request): outbox_send sends it to
     the log instead of a gateway or a bot. `priority`: its Lane; urgent messages are sent
     before bulk ones (proxy answers, bulletins), which get only a share of an SMS budget.
@@ -114,19 +116,25 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
     Returns the message's new state, or None when it was not ours to send.
     """
     now = timezone.now()
-    taken = OutboxMessage.objects.filter(
-        Q(state=OutboxMessage.State.PENDING) | Q(state=OutboxMessage.State.SENDING),
-        pk=outbox_id,
-        next_try_at__lte=now,
-    ).update(state=OutboxMessage.State.SENDING, next_try_at=now + SEND_LEASE, tries=F("tries") + 1)
-    if not taken:
-        return None
+    due = OutboxMessage.objects.filter(pk=outbox_id, next_try_at__lte=now)
+    take = {"state": OutboxMessage.State.SENDING, "next_try_at": now + SEND_LEASE}
+    take["tries"] = F("tries") + 1
+    again = False
+    if not due.filter(state=OutboxMessage.State.PENDING).update(**take):
+        # Still "sending" when its lease ran out: the worker sending it died, maybe after
+        # the provider took it. This send may be a second copy (docs/benchmark-notes.md).
+        again = bool(due.filter(state=OutboxMessage.State.SENDING).update(**take))
+        if not again:
+            return None
     message = OutboxMessage.objects.get(pk=outbox_id)
     try:
+        body = message.body
+        if again and (message.options or {}).get("again"):
+            body = f"{message.options['again']}\n{body}"  # the reader knows why it came twice
         outbound = OutboundMessage(
             outbox_id=message.pk,
             address=message.address,
-            body=message.body,
+            body=body,
             idempotency_key=message.idempotency_key,
             options=message.options or {},
             priority=message.priority,

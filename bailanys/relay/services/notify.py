@@ -24,6 +24,9 @@ def never_money_short() -> str:
 
 # What a requester typed when they did not know the name (the bot's "—").
 NO_NAME = {"", "-", "\u2014", "\u2013"}
+# The first line of a notice sent again after a worker died mid-send (outbox_add's
+# "again"): it may be the second copy the requester reads.
+SENT_AGAIN = "\u21bb "
 
 
 def recipient_label(request: Request) -> str:
@@ -132,6 +135,7 @@ def requesters_tell(body_for, *, key: str, case_id: int | None = None, requests=
         requester = request.requester
         with translation.override(requester.language):
             body = body_for(request)
+            options = {"again": SENT_AGAIN + _("Sent again: the first copy may have come too.")}
         idempotency_key = f"{key}:request:{request.pk}"
         outbox_add(
             channel=requester.channel,
@@ -139,6 +143,7 @@ def requesters_tell(body_for, *, key: str, case_id: int | None = None, requests=
             body=body,
             idempotency_key=idempotency_key,
             request_id=request.pk,
+            options=options,
             demo=request.demo,
         )
         if requester.channel == "web":
@@ -149,6 +154,7 @@ def requesters_tell(body_for, *, key: str, case_id: int | None = None, requests=
                     body=body,
                     idempotency_key=f"{idempotency_key}:{channel}",
                     request_id=request.pk,
+                    options=options,
                     demo=request.demo,
                 )
         told += 1
