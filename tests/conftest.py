@@ -159,8 +159,15 @@ def pytest_configure(config):
 @pytest.fixture(scope="session", autouse=True)
 def static_collected(tmp_path_factory):
     """The static files collected as `bailanys up` collects them, once per run."""
-    settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
+    from django.test.signals import setting_changed
+
+    root = tmp_path_factory.mktemp("static")
+    settings.STATIC_ROOT = root
+    # A storage made before now (a module that rendered a page at import) keeps the old
+    # root: collectstatic would fill the data directory's, and WhiteNoise serve this one.
+    setting_changed.send(sender=None, setting="STATIC_ROOT", value=root, enter=True)
     call_command("collectstatic", interactive=False, verbosity=0)
+    assert (root / "staticfiles.json").exists()
 
 
 @pytest.fixture(scope="session")

@@ -23,13 +23,15 @@ def logged(message: str, *args) -> str:
         for h in logging.getLogger().handlers
         if any(isinstance(f, RedactingFilter) for f in h.filters)
     )
+    # A handler like it, writing here: the configured one's own stream may be a capture
+    # an earlier test closed (setStream would flush it and fail).
     stream = io.StringIO()
-    old = handler.setStream(stream)
-    try:
-        record = logging.LogRecord("bailanys.test", logging.INFO, __file__, 1, message, args, None)
-        handler.handle(record)
-    finally:
-        handler.setStream(old)
+    copy = logging.StreamHandler(stream)
+    copy.setFormatter(handler.formatter)
+    for f in handler.filters:
+        copy.addFilter(f)
+    record = logging.LogRecord("bailanys.test", logging.INFO, __file__, 1, message, args, None)
+    copy.handle(record)
     return stream.getvalue()
 
 
