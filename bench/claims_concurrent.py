@@ -579,7 +579,7 @@ DOUBLE_CLAIM_CHECKS = {
         WHERE tstzrange(a.started_at, a.ended_at) && tstzrange(b.started_at, b.ended_at)""",
     "two_claims_in_a_row_in_the_audit_log": """
         SELECT count(*) FROM (
-          SELECT action, lag(action) OVER (PARTITION BY object_id ORDER BY seq) AS before
+          SELECT action, lag(action) OVER (PARTITION BY object_id ORDER BY id) AS before
           FROM privacy_auditentry
           WHERE object_type = 'case'
             AND action IN ('case.claim', 'case.release', 'case.outcome')) AS s

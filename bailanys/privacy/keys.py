@@ -6,11 +6,13 @@ Two kinds of key, kept apart from the data:
   is current; older ones stay only until `bailanys keys rotate` has re-wrapped
   everything under the current one.
 - the index key makes the blind index (a keyed HMAC of phone numbers).
+- the audit key signs the audit log's checkpoints (Ed25519), so whoever can write
+  to the database cannot rewrite the log unseen.
 
-They come from BAILANYS_MASTER_KEY / BAILANYS_INDEX_KEY (url-safe base64 of 32
-bytes; several master keys separated by commas, current first), or in the
-embedded default from files in the data directory created on first use with
-mode 0600: `master.keys` and `index.key`.
+They come from BAILANYS_MASTER_KEY / BAILANYS_INDEX_KEY / BAILANYS_AUDIT_KEY
+(url-safe base64 of 32 bytes; several master keys separated by commas, current
+first), or in the embedded default from files in the data directory created on
+first use with mode 0600: `master.keys`, `index.key` and `audit.key`.
 """
 
 import base64
@@ -22,12 +24,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 KEY_BYTES = 32
 MASTER_FILE = "master.keys"
 INDEX_FILE = "index.key"
+AUDIT_FILE = "audit.key"
 
 
 def key_id(key: bytes) -> str:
@@ -94,8 +98,7 @@ class Keyring:
         self._lock = threading.Lock()
         self._master: MasterKeys | None = None
         self._master_stamp: float | None = None
-        self._index: bytes | None = None
-        self._index_stamp: float | None = None
+        self._single_keys: dict[str, tuple[float | None, bytes]] = {}
 
     @property
     def data_dir(self) -> Path:
@@ -132,20 +135,29 @@ class Keyring:
             ) from None
 
     def index_key(self) -> bytes:
-        path = self.data_dir / INDEX_FILE
-        stamp = None if os.environ.get("BAILANYS_INDEX_KEY") else _mtime(path)
+        return self._single("BAILANYS_INDEX_KEY", INDEX_FILE)
+
+    def audit_signing_key(self) -> Ed25519PrivateKey:
+        """The key that signs the audit log's checkpoints (an Ed25519 seed)."""
+        return Ed25519PrivateKey.from_private_bytes(self._single("BAILANYS_AUDIT_KEY", AUDIT_FILE))
+
+    def _single(self, variable: str, filename: str) -> bytes:
+        """One key: from the environment, or a file made on first use (mode 0600)."""
+        path = self.data_dir / filename
+        raw = os.environ.get(variable)
+        stamp = None if raw else _mtime(path)
         with self._lock:
-            if self._index is None or stamp != self._index_stamp:
-                self._index_stamp = stamp
-                raw = os.environ.get("BAILANYS_INDEX_KEY")
+            known = self._single_keys.get(variable)
+            if known is None or stamp != known[0]:
                 if raw:
-                    self._index = decode_key(raw, source="BAILANYS_INDEX_KEY")
+                    key = decode_key(raw, source=variable)
                 else:
                     if not path.exists():
                         _write_private(path, encode_key(new_key()), replace=False)
-                    self._index_stamp = _mtime(path)
-                    self._index = decode_key(path.read_text(), source=str(path))
-            return self._index
+                    stamp = _mtime(path)
+                    key = decode_key(path.read_text(), source=str(path))
+                known = self._single_keys[variable] = (stamp, key)
+            return known[1]
 
     def add_current(self, key: bytes) -> MasterKeys:
         """Make `key` the current master key, keeping the old ones (file mode only)."""
@@ -176,8 +188,7 @@ class Keyring:
         with self._lock:
             self._master = None
             self._master_stamp = None
-            self._index = None
-            self._index_stamp = None
+            self._single_keys = {}
 
 
 def _mtime(path: Path) -> float | None:

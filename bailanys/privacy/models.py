@@ -2,15 +2,18 @@ from django.db import models
 
 
 class AuditEntry(models.Model):
-    """One read or change of personal data. Append-only, hash-chained.
+    """One read or change of personal data. Appended with no lock, sealed later.
 
     Holds who, what kind of object and which id, when and from where (a
-    truncated network address), never the personal data itself. `hash` covers
-    every other field and the previous entry's hash, so editing or deleting an
-    entry breaks the chain at that point (`bailanys audit verify`).
+    truncated network address), never the personal data itself. A transaction
+    inserts its entry and commits it with the change it records; the sealer
+    (`privacy.audit.audit_seal`, in the worker) then gives it its place in the chain:
+    `seq`, and `hash` over every other field and the previous entry's hash. An
+    unsealed entry has no `seq` yet. Each sealed batch ends in a signed
+    `AuditCheckpoint` (`bailanys audit verify`).
     """
 
-    seq = models.PositiveBigIntegerField(unique=True)
+    seq = models.PositiveBigIntegerField(unique=True, null=True, blank=True)
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
     action = models.CharField(max_length=40)
@@ -18,21 +21,59 @@ class AuditEntry(models.Model):
     object_id = models.CharField(max_length=40, blank=True)
     source = models.CharField(max_length=64, blank=True)
     detail = models.CharField(max_length=200, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["id"], name="audit_unsealed", condition=models.Q(seq__isnull=True))
+        ]
 
     def __str__(self) -> str:
-        return f"audit {self.seq} {self.action}"
+        return f"audit {self.seq or 'unsealed'} {self.action}"
 
 
 class AuditHead(models.Model):
-    """A single row naming the last entry; appends lock it, so the chain is a line."""
+    """A single row naming the last sealed entry; only the sealer takes its lock."""
 
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
 
     def __str__(self) -> str:
         return f"audit head {self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """The chain's head after a sealed batch, signed with a key kept outside the
+    database (Ed25519, privacy.keys): whoever can write to the database can recompute
+    hashes, not signatures. Published elsewhere, a checkpoint also proves nothing
+    before it was cut off (docs/security.md, "Audit log")."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    hash = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=128)
+
+    def __str__(self) -> str:
+        return f"audit checkpoint {self.seq}"
+
+
+class AuditViews(models.Model):
+    """Status-page views, counted per request and day rather than chained one by one:
+    a requester's page refreshes itself every 30 seconds."""
+
+    request_id = models.PositiveBigIntegerField()
+    day = models.DateField()
+    views = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request_id", "day"], name="audit_views_one_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"request {self.request_id} viewed {self.views} times on {self.day}"
 
 
 class RetentionTally(models.Model):

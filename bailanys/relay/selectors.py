@@ -15,7 +15,7 @@ from bailanys.outages.models import Channel as NetChannel
 from bailanys.outages.models import Entity
 from bailanys.outages.services import operator_failing, region_cut_since
 from bailanys.outbox.models import OutboxMessage
-from bailanys.privacy.audit import actor_label, audit_record
+from bailanys.privacy.audit import actor_label, audit_record, audit_view_count
 from bailanys.relay.models import Attempt, Case, CaseState, Claim, Kind, Request, VolunteerProfile
 from bailanys.relay.services import NotYourClaim, require_coordinator
 from bailanys.relay.services.intake import status_key, status_token_of
@@ -109,13 +109,7 @@ def request_status(*, token: str, http_request: HttpRequest | None = None) -> Re
     )
     if request is None:
         raise Http404
-    audit_record(
-        actor="status-link",
-        action="request.read",
-        object_type="request",
-        object_id=request.pk,
-        request=http_request,
-    )
+    audit_view_count(request_id=request.pk)  # counted, not chained: it refreshes itself
     case = request.case
     attempts = case.attempts.exclude(outcome="escalate").count()
     reply = ""

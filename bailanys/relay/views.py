@@ -277,9 +277,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     from django.core.paginator import Paginator
 
     from bailanys.accounts.models import User
+    from bailanys.privacy.audit import audit_views_today
     from bailanys.privacy.models import AuditEntry
 
-    page = Paginator(AuditEntry.objects.order_by("-seq"), AUDIT_PAGE).get_page(
+    page = Paginator(AuditEntry.objects.order_by("-id"), AUDIT_PAGE).get_page(
         request.GET.get("page")
     )
     # The chain stores "user:12" (a rename must not break it); people read usernames. An id
@@ -289,7 +290,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     for e in page:
         m = _ACTOR_USER.fullmatch(e.actor)
         e.who = names.get(int(m[1]), e.actor) if m else e.actor
-    return render(request, "relay/audit.html", {"page": page})
+    return render(request, "relay/audit.html", {"page": page, "status_views": audit_views_today()})
 
 
 AUDIT_PAGE = 50

@@ -20,6 +20,7 @@ from bailanys.channels.sms.services import sms_sweep
 from bailanys.conversations.bridge import bridges_sweep
 from bailanys.outages.services import outages_due
 from bailanys.outbox.services import outbox_send_due
+from bailanys.privacy.audit import audit_checkpoint_head, audit_seal
 from bailanys.privacy.ratelimit import rate_counters_expire
 from bailanys.privacy.services import retention_purge
 from bailanys.proxies.services import proxies_check
@@ -29,10 +30,12 @@ logger = logging.getLogger("bailanys.worker")
 
 
 def sweep(*, purge: bool) -> None:
-    """The safety net: return lapsed leases, send what is due but was not enqueued.
+    """The safety net: return lapsed leases, send what is due but was not enqueued, seal
+    the audit log's tail.
 
     With `purge`, also delete what is past its retention limit.
     """
+    _audit_seal_all()
     try:
         returned = claims_expire()
         sms_sweep()
@@ -142,6 +145,31 @@ def _outages_forever() -> None:
             close_old_connections()
 
 
+AUDIT_SEAL_SECONDS = 1.0
+
+
+def _audit_seal_all() -> None:
+    try:
+        while audit_seal():
+            pass
+    except Exception:
+        logger.exception("audit seal failed; it runs again shortly")
+
+
+def _audit_seal_forever() -> None:
+    """Chain and sign the audit entries written since the last look (docs/security.md):
+    appends take no lock, so a sealer must follow them. One query when none was written."""
+    while True:
+        time.sleep(AUDIT_SEAL_SECONDS)
+        try:
+            audit_seal()
+        except Exception:
+            # Two workers sealing at once on SQLite: one is refused and the other sealed.
+            logger.exception("audit seal failed; it runs again shortly")
+        finally:
+            close_old_connections()
+
+
 def _follow_parent(pid: int) -> None:
     """Ask this worker to stop, as Ctrl-C would, once its parent is gone (it was killed
     outright, so it could not stop us itself); it finishes the task in hand first."""
@@ -171,6 +199,10 @@ class Command(BaseCommand):
             threading.Thread(
                 target=_follow_parent, args=(with_parent,), daemon=True, name="parent"
             ).start()
+        try:
+            audit_checkpoint_head()  # a log chained before checkpoints existed
+        except Exception:
+            logger.exception("could not sign the audit log's head; verify will say so")
         sweep(purge=True)
         if not batch:
             threading.Thread(
@@ -183,6 +215,7 @@ class Command(BaseCommand):
                 name="sweep",
             ).start()
             threading.Thread(target=_outages_forever, daemon=True, name="outages").start()
+            threading.Thread(target=_audit_seal_forever, daemon=True, name="audit").start()
         worker = Worker(
             queue_names=["*"],
             interval=interval,
@@ -196,3 +229,5 @@ class Command(BaseCommand):
         if not batch:
             worker.configure_signals()
         worker.run()
+        if batch:
+            _audit_seal_all()  # what the tasks just wrote
