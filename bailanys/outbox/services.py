@@ -117,8 +117,11 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
     """
     now = timezone.now()
     due = OutboxMessage.objects.filter(pk=outbox_id, next_try_at__lte=now)
-    take = {"state": OutboxMessage.State.SENDING, "next_try_at": now + SEND_LEASE}
-    take["tries"] = F("tries") + 1
+    take = {
+        "state": OutboxMessage.State.SENDING,
+        "next_try_at": now + SEND_LEASE,
+        "tries": F("tries") + 1,
+    }
     again = False
     if not due.filter(state=OutboxMessage.State.PENDING).update(**take):
         # Still "sending" when its lease ran out: the worker sending it died, maybe after
