@@ -158,6 +158,18 @@ class Phone:
         if shot:
             screenshot(page, f"{shot}-saved.png")
 
+    def ask_for_a_call(self, recipient: str, phone: str, requester: str, *, urgent=False) -> str:
+        """Fill the public form on the page shown and send it; the status page's path."""
+        page = self.page
+        page.fill("input[name=recipient_name]", recipient)
+        page.fill("input[name=recipient_phone]", phone)
+        page.fill("input[name=requester_name]", requester)
+        if urgent:
+            page.check("input[name=urgent]")
+        page.locator("main form button.primary").tap()
+        expect(page).to_have_url(re.compile(r"/s/[^/?]+/$"))
+        return page.url.removeprefix(self.base)
+
     def assert_nothing_from_elsewhere(self) -> None:
         assert self.loaded, "the browser recorded no requests"
         own = urlsplit(self.base).netloc

@@ -59,14 +59,9 @@ def test_one_language_choice_holds_on_the_status_page_and_everywhere(chromium, l
     speaks(page, "kk")
     expect(page.locator("select[name=recipient_language]")).to_have_value("kk")
     screenshot(page, "language-form-kk.png")
-    page.fill("input[name=recipient_name]", "Айгүл")
-    page.fill("input[name=recipient_phone]", "+7 701 555 12 34")
-    page.fill("input[name=requester_name]", "Дана")
-    page.locator("main form button.primary").tap()
+    status_path = phone.ask_for_a_call("Айгүл", "+7 701 555 12 34", "Дана")
 
     # The status page is in Kazakh.
-    expect(page).to_have_url(re.compile(r"/s/[^/?]+/$"))
-    status_path = page.url.removeprefix(phone.base)
     speaks(page, "kk")
     expect(page.locator("#status h1")).to_have_text(said("kk", "Your request"))
     screenshot(page, "language-status-kk.png")
@@ -99,12 +94,7 @@ def test_a_lang_link_shows_its_language_and_the_site_remembers_it(chromium, live
     phone = small_phone(chromium, live_server)
     page = phone.page
     page.goto("/")
-    page.fill("input[name=recipient_name]", "Gulnara")
-    page.fill("input[name=recipient_phone]", "8 701 234 56 78")
-    page.fill("input[name=requester_name]", "Marat")
-    page.locator("main form button.primary").tap()
-    expect(page).to_have_url(re.compile(r"/s/[^/?]+/$"))
-    status_path = page.url.removeprefix(phone.base)
+    status_path = phone.ask_for_a_call("Gulnara", "8 701 234 56 78", "Marat")
     speaks(page, "en")
 
     page.goto(f"{status_path}?lang=kk")
