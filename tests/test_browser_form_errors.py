@@ -152,3 +152,29 @@ def test_work_by_sms_shows_a_wrong_number_beside_the_field(chromium, live_server
     page.locator("main form button").tap()
     assert_error_shown(page, "phone", language, f"sms-phone-error-{language}-focus")
     expect(page.locator("input[name=phone]")).to_have_value("12")
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_the_join_form_shows_its_errors_beside_the_fields(chromium, live_server, language):  # noqa: F811
+    """The first form a new volunteer meets: passwords that differ are refused beside the
+    second one, in the page's language, with the focus there, the username kept."""
+    from tests.conftest import run_cli
+
+    path = run_cli("volunteer", "invite").strip().splitlines()[-1]
+    phone = phone_in(chromium, live_server, language)
+    page = phone.page
+    page.goto(path)
+    page.fill("input[name=username]", "newcomer7")
+    page.fill("input[name=password1]", "a long enough password 1")
+    page.fill("input[name=password2]", "a long enough password 2")
+    page.locator("main form button.primary").tap()
+    assert_error_shown(page, "password2", language, f"join-error-{language}")
+    expect(page.locator("input[name=username]")).to_have_value("newcomer7")
+    help_text = page.locator("#id_password1_helptext").inner_text()
+    assert CYRILLIC.search(help_text), help_text  # Django has no Kazakh for its own
+
+    page.fill("input[name=password1]", "short")
+    page.fill("input[name=password2]", "short")
+    page.locator("main form button.primary").tap()
+    assert_error_shown(page, "password1", language, f"join-error-short-{language}")
+    phone.assert_nothing_from_elsewhere()

@@ -62,13 +62,18 @@ class JoinForm(forms.Form):
         label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validation.password_validators_help_text_html,
     )
     password2 = forms.CharField(
         label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].help_text = _(
+            "At least %(n)d characters, and not a password many people use."
+        ) % {"n": _min_length()}
 
     def clean_username(self) -> str:
         username = User.normalize_username(self.cleaned_data["username"])
@@ -87,8 +92,25 @@ class JoinForm(forms.Form):
             try:
                 password_validation.validate_password(first, candidate)
             except ValidationError as exc:
-                self.add_error("password1", exc)
+                for error in exc.error_list:
+                    self.add_error("password1", _in_our_words(error))
         return cleaned
+
+
+def _min_length() -> int:
+    validators = password_validation.get_default_password_validators()
+    return next((v.min_length for v in validators if hasattr(v, "min_length")), 0)
+
+
+def _in_our_words(error: ValidationError) -> ValidationError:
+    """Django has no Kazakh for its password validators: the two we use, in ours."""
+    if error.code == "password_too_short":
+        message = _("Too short: at least %(n)d characters.") % {"n": error.params["min_length"]}
+    elif error.code == "password_too_common":
+        message = _("Many people use this password. Choose another.")
+    else:
+        return error
+    return ValidationError(message, code=error.code)
 
 
 class InvitationForm(forms.Form):
