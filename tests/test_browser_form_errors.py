@@ -134,6 +134,9 @@ def test_a_wrong_two_step_code_shows_at_setup_and_at_login(chromium, live_server
     phone.pass_two_factor_setup()
 
     page.locator("header form button.link").tap()  # log out
+    # Wait for the logout to land: a login page asked for while its POST is in flight
+    # reaches a session still logged in and is redirected to the console.
+    expect(page).to_have_url(phone.at("/accounts/login/"))
     phone.log_in(name, password, lands_on="/accounts/2fa/verify/")
     page.fill("input[name=code]", "000000")
     page.locator("main form button.primary").tap()
