@@ -204,16 +204,25 @@ def sensor_record(
     kind: str, operator: str, result: str, *, region: str = "", at: datetime | None = None
 ) -> None:
     """One thing our traffic saw; SMS and calls re-evaluate that operator at once, so the
-    bridge and the console act on it before the next poll."""
+    bridge and the console act on it before the next poll.
+
+    The reading is written in the caller's transaction; the evaluation runs after it
+    commits, in a transaction of its own. Evaluating takes the state rows' locks, and
+    inside a call outcome's transaction it held them with the case row: every claim
+    waited behind the outcomes writing the same operator's state (issue 22)."""
     at = at or timezone.now()
-    if not Entity.objects.filter(key=COUNTRY).exists():
-        entities_ensure()  # no poll yet (feeds off, or a fresh start): the operators exist
     Sensor.objects.create(
         kind=kind, operator=operator[:40], region=region[:40], result=result, at=at
     )
     channel = {Sensor.Kind.SMS: Channel.SMS, Sensor.Kind.VOICE: Channel.VOICE}.get(kind)
-    if channel is None:
-        return
+    if channel is not None:
+        transaction.on_commit(lambda: _reevaluate(at, operator, region, channel))
+
+
+@_never_raises
+def _reevaluate(at: datetime, operator: str, region: str, channel: str) -> None:
+    if not Entity.objects.filter(key=COUNTRY).exists():
+        entities_ensure()  # no poll yet (feeds off, or a fresh start): the operators exist
     entities = [*carrier_entities(operator), *Entity.objects.filter(key__in=[COUNTRY, region])]
     evaluate(at, entities=entities, channels=[channel])
 
