@@ -26,3 +26,13 @@ class ChannelsConfig(AppConfig):
         # set in the environment is made again, under the new keys, when next used.
         for model in (SmsDelivery, SmsInbound, SmsGateway, TelegramChat):
             personal_models_register(model)
+        # gateways_any() remembers for a few seconds: a gateway saved or deleted, or the
+        # settings changed (tests), make it read again. Invalidation only, no logic.
+        from django.core.signals import setting_changed
+        from django.db.models.signals import post_delete, post_save
+
+        from bailanys.channels.sms.gateways import gateways_forget
+
+        post_save.connect(gateways_forget, sender=SmsGateway, dispatch_uid="gateways-saved")
+        post_delete.connect(gateways_forget, sender=SmsGateway, dispatch_uid="gateways-deleted")
+        setting_changed.connect(gateways_forget, dispatch_uid="gateways-settings")

@@ -30,6 +30,10 @@ class ConversationsConfig(AppConfig):
         subscribe(Heartbeat, sensors.heartbeat_sensed)
         subscribe(UpdateReceived, bot.update_handle)
         hooks.case_opened_register(bridge.on_case_opened)
+        from django.core.signals import setting_changed
+
+        # The bridged kinds are remembered for seconds: a changed setting reads them again.
+        setting_changed.connect(bridge.bridge_kinds_forget, dispatch_uid="bridge-kinds")
         hooks.contact_routes_register(contacts.contact_routes)
         personal_models_register(SmsVolunteer)
         personal_models_register(SmsBridge)

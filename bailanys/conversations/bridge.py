@@ -13,6 +13,7 @@ Requesters hear "delivered" only from a delivery report, never from "sent".
 """
 
 import re
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from bailanys.channels.events import DeliveryReport
 from bailanys.channels.sms.adapter import number_key
-from bailanys.channels.sms.gateways import gateways_configured
+from bailanys.channels.sms.gateways import GATEWAYS_KNOWN_SECONDS, gateways_any
 from bailanys.channels.sms.models import SmsDelivery
 from bailanys.conversations.models import ChannelSetting, SmsBridge
 from bailanys.outages.services import sms_failing_for
@@ -53,9 +54,27 @@ def bridge_kinds() -> list[str]:
     return list(chosen.value) if chosen else list(settings.BAILANYS_SMS_BRIDGE_KINDS)
 
 
+# Asked on every new case: remembered for a few seconds per process, like gateways_any().
+_kinds_known: tuple[float, frozenset[str]] | None = None
+
+
+def _bridged(kind: str) -> bool:
+    global _kinds_known
+    now = time.monotonic()
+    if _kinds_known is None or now - _kinds_known[0] >= GATEWAYS_KNOWN_SECONDS:
+        _kinds_known = (now, frozenset(bridge_kinds()))
+    return kind in _kinds_known[1]
+
+
+def bridge_kinds_forget(**_signal) -> None:
+    global _kinds_known
+    _kinds_known = None
+
+
 def bridge_kinds_set(kinds: list[str], *, by) -> None:
     kinds = [k for k in Kind.values if k in kinds]
     ChannelSetting.objects.update_or_create(key=BRIDGE_KINDS, defaults={"value": kinds})
+    bridge_kinds_forget()
     audit_record(
         actor=actor_label(by),
         action="sms.bridge.kinds",
@@ -66,10 +85,15 @@ def bridge_kinds_set(kinds: list[str], *, by) -> None:
 
 
 def on_case_opened(*, case_id: int, kind: str) -> None:
-    """The relay's case_opened hook (registered in ConversationsConfig.ready)."""
-    if kind not in bridge_kinds() or not gateways_configured():
+    """The relay's case_opened hook (registered in ConversationsConfig.ready): when the
+    case's kind is bridged and a gateway is on, the worker starts the bridge. One task row
+    on the request's path, not the bridge's own transaction (issue 22); the case waits
+    in the queue meanwhile, and a volunteer who takes it first simply calls."""
+    if not _bridged(kind) or not gateways_any():
         return
-    bridge_start(case_id=case_id)
+    from bailanys.conversations.tasks import bridge_start_task
+
+    bridge_start_task.enqueue(case_id)
 
 
 def _named(sender: str) -> bool:

@@ -44,42 +44,65 @@ class Limit:
 
 def rate_limit_hit(*, scope: str, source: str, limit: Limit) -> None:
     """Count one hit for `source`; raise Throttled when over the limit."""
+    rate_limits_hit([(scope, source, limit)])
+
+
+def rate_limits_hit(hits: list[tuple[str, str, Limit]]) -> None:
+    """Count one hit on each (scope, source, limit), all in one statement (one Redis round
+    trip); raise Throttled, with the longest wait, when any of them is over its limit.
+    Every hit is counted even when one is over: a flood goes on counting."""
     now = int(time.time())
-    window = now // limit.seconds
-    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{source}".encode()).hexdigest()[:32]
-    key = f"rl:{scope}:{digest}:{window}"
-    if settings.REDIS_URL:
-        count = _redis_count(key, limit.seconds + 5)
-    else:
-        count = _table_count(key, expires=(window + 1) * limit.seconds + 5)
-    if count > limit.count:
-        raise Throttled(retry_after=limit.seconds - now % limit.seconds or 1)
+    keys: dict[str, tuple[Limit, int]] = {}
+    for scope, source, limit in hits:
+        window = now // limit.seconds
+        digest = hashlib.sha256(f"{settings.SECRET_KEY}:{source}".encode()).hexdigest()[:32]
+        keys[f"rl:{scope}:{digest}:{window}"] = (limit, (window + 1) * limit.seconds)
+    if not keys:
+        return
+    counting = _redis_counts if settings.REDIS_URL else _table_counts
+    counts = counting({key: ends + 5 for key, (_limit, ends) in keys.items()}, now)
+    waits = [
+        limit.seconds - now % limit.seconds or 1
+        for key, (limit, _ends) in keys.items()
+        if counts[key] > limit.count
+    ]
+    if waits:
+        raise Throttled(retry_after=max(waits))
 
 
-def _redis_count(key: str, timeout: int) -> int:
-    if cache.add(key, 1, timeout=timeout):
-        return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=timeout)
-        return 1
+def _redis_counts(expires: dict[str, int], now: int) -> dict[str, int]:
+    """SET NX (the window's start, with its expiry) and INCR for each key: one pipeline."""
+    client = cache._cache.get_client(write=True)  # Django's RedisCache: its redis client
+    names = {key: cache.make_and_validate_key(key) for key in expires}
+    with client.pipeline(transaction=True) as pipe:
+        for key, name in names.items():
+            pipe.set(name, 0, ex=max(expires[key] - now, 1), nx=True)
+            pipe.incr(name)
+        answers = pipe.execute()
+    return {key: int(answers[2 * i + 1]) for i, key in enumerate(names)}
 
 
-def _table_count(key: str, *, expires: int) -> int:
-    """One atomic upsert: the window's count after this hit."""
+def _table_counts(expires: dict[str, int], _now: int) -> dict[str, int]:
+    """One atomic upsert of every key: each window's count after this hit."""
     quote = connection.ops.quote_name
     table = quote(RateCounter._meta.db_table)
     key_col, count_col, expires_col = quote("key"), quote("count"), quote("expires_at")
-    expires_at = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(expires, tz=UTC))
+    params: list = []
+    for key, ends in expires.items():
+        params += [
+            key,
+            connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(ends, tz=UTC)),
+        ]
+    rows = ", ".join(["(%s, 1, %s)"] * len(expires))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({key_col}, {count_col}, {expires_col}) "  # noqa: S608
-            f"VALUES (%s, 1, %s) ON CONFLICT ({key_col}) "
-            f"DO UPDATE SET {count_col} = {table}.{count_col} + 1 RETURNING {count_col}",
-            [key, expires_at],
+            f"VALUES {rows} ON CONFLICT ({key_col}) "
+            f"DO UPDATE SET {count_col} = {table}.{count_col} + 1 "
+            f"RETURNING {key_col}, {count_col}",
+            params,
         )
-        return cursor.fetchone()[0]
+        return dict(cursor.fetchall())
 
 
 def rate_counters_expire() -> int:
@@ -110,14 +133,19 @@ def intake_throttle(
     *, request: HttpRequest | None, contact: str = "", channel: str = "web"
 ) -> None:
     """Limits on new requests: per network address and per requester contact."""
-    rate_limit_hit(
-        scope=f"intake-ip:{channel}",
-        source=client_address(request),
-        limit=Limit.parse(settings.BAILANYS_INTAKE_LIMIT_PER_SOURCE),
-    )
-    if contact:
-        rate_limit_hit(
-            scope=f"intake-contact:{channel}",
-            source=contact.lower(),
-            limit=Limit.parse(settings.BAILANYS_INTAKE_LIMIT_PER_CONTACT),
+    hits = [
+        (
+            f"intake-ip:{channel}",
+            client_address(request),
+            Limit.parse(settings.BAILANYS_INTAKE_LIMIT_PER_SOURCE),
         )
+    ]
+    if contact:
+        hits.append(
+            (
+                f"intake-contact:{channel}",
+                contact.lower(),
+                Limit.parse(settings.BAILANYS_INTAKE_LIMIT_PER_CONTACT),
+            )
+        )
+    rate_limits_hit(hits)

@@ -1,6 +1,7 @@
 """The SIM pool: which gateway sends next, within its per-minute rate and daily cap."""
 
 import re
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -41,6 +42,28 @@ def gateway_env() -> SmsGateway | None:
 def gateways_configured() -> list[SmsGateway]:
     gateway_env()
     return list(SmsGateway.objects.filter(enabled=True).order_by("pk"))
+
+
+# Whether any gateway is on, asked on every new case (does the SMS bridge start?):
+# remembered for a few seconds per process instead of read each time. A change made in
+# this process (a gateway added, switched, the settings) is seen at once; another
+# process's, within GATEWAYS_KNOWN_SECONDS.
+GATEWAYS_KNOWN_SECONDS = 10
+_gateways_known: tuple[float, bool] | None = None
+
+
+def gateways_any() -> bool:
+    global _gateways_known
+    now = time.monotonic()
+    if _gateways_known is None or now - _gateways_known[0] >= GATEWAYS_KNOWN_SECONDS:
+        _gateways_known = (now, bool(gateways_configured()))
+    return _gateways_known[1]
+
+
+def gateways_forget(**_signal) -> None:
+    """Read the gateways again on the next gateways_any() (a change here, or a setting)."""
+    global _gateways_known
+    _gateways_known = None
 
 
 def sent_today(gateway: SmsGateway) -> int:
@@ -259,6 +282,7 @@ def gateway_switch(*, name: str, enabled: bool, by=None) -> bool:
     if gateway is None:
         return False
     SmsGateway.objects.filter(pk=gateway.pk).update(enabled=enabled)
+    gateways_forget()
     audit_record(
         actor=actor_label(by) if by else "cli",
         action="sms.gateway.enable" if enabled else "sms.gateway.disable",

@@ -3,9 +3,12 @@
 import base64
 import json
 import secrets
+import uuid
 from dataclasses import asdict
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Q
+from django.db.models.sql.subqueries import InsertQuery
 from django.utils import timezone
 
 from bailanys import phones
@@ -48,56 +51,88 @@ def _priority(data: RequestInput) -> int:
     return 1 if data.urgent or data.kind in PRIORITY_KINDS else 0
 
 
-def _open_case_for(data: RequestInput, now, *, demo: bool = False) -> Case:
-    """The open case for this recipient, made if there is none. Caller holds a transaction."""
+def _open_case_for(data: RequestInput, now, *, demo: bool = False) -> tuple[Case, bool]:
+    """The open case for this recipient, made if there is none, and whether it was made.
+    Caller holds a transaction.
+
+    One statement finds the open case, locked, together with any case this number had
+    that a coordinator merged into another person's (rare: only then is the merge
+    followed). With neither, one upsert on the open-case index makes the case, or finds
+    the one a concurrent request made a moment ago, locked all the same."""
     key = recipient_key(data.recipient_phone, demo=demo)
-    for _try in range(3):
-        # Locked: an outcome recorded at this moment closes the case and tells the requests
-        # it sees. Without the lock a request could join after that read and before the
-        # close, and never be told (the crash test found it on PostgreSQL). Behind a lock
-        # that closed it, the row no longer matches and a new case is made.
-        case = (
-            Case.objects.select_for_update()
-            .filter(recipient_key=key, state__in=OPEN_STATES)
-            .order_by("pk")
-            .first()
+    # Locked: an outcome recorded at this moment closes the case and tells the requests
+    # it sees. Without the lock a request could join after that read and before the
+    # close, and never be told (the crash test found it on PostgreSQL). Behind a lock
+    # that closed it, the row no longer matches and a new case is made.
+    found = list(
+        Case.objects.select_for_update()
+        .filter(recipient_key=key)
+        .filter(
+            Q(state__in=OPEN_STATES) | Q(resolution=Resolution.MERGED, merged_into__isnull=False)
         )
-        if case is None and (joined := _merged_case(key)) is not None:
-            case = joined[1]  # a coordinator merged this number into another person's case
-        if case is not None:
-            if _priority(data) > case.priority:
-                Case.objects.filter(pk=case.pk).update(priority=_priority(data))
-            if not case.hard and is_hard(data):
-                Case.objects.filter(pk=case.pk).update(hard=True)
-            return case
-        try:
-            with transaction.atomic():
-                return Case.objects.create(
-                    recipient_phone=data.recipient_phone,
-                    recipient_key=key,
-                    recipient_name=data.recipient_name,
-                    recipient_city=data.recipient_city,
-                    recipient_language=data.recipient_language,
-                    recipient_operator=phones.operator(data.recipient_phone),
-                    priority=_priority(data),
-                    hard=is_hard(data),
-                    available_at=now,
-                    demo=demo,
-                )
-        except IntegrityError:
-            # Another request for the same number made the case a moment ago.
-            continue
-    raise RuntimeError("could not find or create the open case")
+    )
+    case = next((c for c in found if c.state in OPEN_STATES), None)
+    if case is None and (joined := _merge_target(found)) is not None:
+        case = joined[1]  # a coordinator merged this number into another person's case
+    made = False
+    if case is None:
+        case, made = _case_upsert(
+            Case(
+                recipient_phone=data.recipient_phone,
+                recipient_key=key,
+                recipient_name=data.recipient_name,
+                recipient_city=data.recipient_city,
+                recipient_language=data.recipient_language,
+                recipient_operator=phones.operator(data.recipient_phone),
+                priority=_priority(data),
+                hard=is_hard(data),
+                available_at=now,
+                demo=demo,
+            )
+        )
+    if not made:
+        raised = {"priority": _priority(data)} if _priority(data) > case.priority else {}
+        if not case.hard and is_hard(data):
+            raised["hard"] = True
+        if raised:
+            Case.objects.filter(pk=case.pk).update(**raised)
+    return case, made
 
 
-def _merged_case(key: str) -> tuple[Case, Case] | None:
-    """The newest case for this number that a coordinator merged into another, and the
+def _case_upsert(case: Case) -> tuple[Case, bool]:
+    """INSERT … ON CONFLICT on the open-case index (SQLite and PostgreSQL alike): the new
+    case and True, or the open case another request made first, locked, and False."""
+    db = router.db_for_write(Case)
+    fields = [f for f in Case._meta.concrete_fields if not f.primary_key]
+    query = InsertQuery(Case)
+    query.insert_values(fields, [case])
+    [(sql, params)] = query.get_compiler(using=db).as_sql()
+    quote = connections[db].ops.quote_name
+    key, state, pk, uid = (
+        quote(Case._meta.get_field(f).column) for f in ("recipient_key", "state", "id", "uid")
+    )
+    # The conflict target repeats the index's condition (Case.Meta): it names the index.
+    sql += (
+        f" ON CONFLICT ({key}) WHERE NOT ({state} = '{CaseState.CLOSED}')"
+        f" DO UPDATE SET {key} = EXCLUDED.{key} RETURNING {pk}, {uid}"
+    )
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        case_id, row_uid = cursor.fetchone()
+    if uuid.UUID(str(row_uid)) != case.uid:
+        return Case.objects.get(pk=case_id), False
+    case.pk = case_id
+    case._state.adding, case._state.db = False, db
+    return case, True
+
+
+def _merge_target(cases: list[Case]) -> tuple[Case, Case] | None:
+    """Of a number's cases, the newest that a coordinator merged into another, and the
     open case the merge led to (following merges of merges); None if that one closed."""
-    merged = (
-        Case.objects.filter(recipient_key=key, resolution=Resolution.MERGED)
-        .exclude(merged_into=None)
-        .order_by("-closed_at")
-        .first()
+    merged = max(
+        (c for c in cases if c.resolution == Resolution.MERGED and c.merged_into_id),
+        key=lambda c: (c.closed_at is not None, c.closed_at or c.created_at),
+        default=None,
     )
     target, seen = merged, set()
     while target is not None and target.merged_into_id and target.pk not in seen:
@@ -106,6 +141,18 @@ def _merged_case(key: str) -> tuple[Case, Case] | None:
     if merged is None or target is None or not target.is_open:
         return None
     return merged, target
+
+
+def _merged_case(key: str) -> tuple[Case, Case] | None:
+    """The newest case for this number that a coordinator merged into another, and the
+    open case the merge led to."""
+    return _merge_target(
+        list(
+            Case.objects.filter(recipient_key=key, resolution=Resolution.MERGED).exclude(
+                merged_into=None
+            )
+        )
+    )
 
 
 def _origin_for(case: Case, phone_e164: str) -> Case | None:
@@ -183,7 +230,7 @@ def request_create(
     token = _status_token(idempotency_key, digest)
     try:
         with transaction.atomic():
-            case = _open_case_for(data, now, demo=demo)
+            case, made = _open_case_for(data, now, demo=demo)
             requester = Requester.objects.create(
                 name=data.requester_name,
                 language=data.requester_language,
@@ -217,7 +264,7 @@ def request_create(
             )
             if request.flag:
                 case_flag_for_coordinator(case.pk, request.flag)
-            elif not demo and not Request.objects.filter(case=case).exclude(pk=request.pk).exists():
+            elif made and not demo:
                 # A new case may start the SMS bridge; a made-up one never does.
                 hooks.case_opened_after_commit(case_id=case.pk, kind=data.kind)
     except IntegrityError:
