@@ -39,7 +39,7 @@ def test_a_new_case_and_a_joining_request_take_a_handful_of_statements(request, 
 
     made = statements(request_body(phone="8 701 555 00 02", requester=CONTACT))
     # Flood counters (one upsert for both), BEGIN, the open-or-merged lookup, the case,
-    # requester, request and audit entry, COMMIT; with a gateway, the bridge's task row.
+    # requester, request and audit entry (and with a gateway the bridge's task row), COMMIT.
     assert len(made) <= 8 + gateway, made
     # Both flood counters in one statement (with Redis, one pipeline and no SQL at all).
     assert writes(made).count('INSERT INTO "privacy_ratecounter"') == (

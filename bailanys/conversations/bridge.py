@@ -85,10 +85,11 @@ def bridge_kinds_set(kinds: list[str], *, by) -> None:
 
 
 def on_case_opened(*, case_id: int, kind: str) -> None:
-    """The relay's case_opened hook (registered in ConversationsConfig.ready): when the
-    case's kind is bridged and a gateway is on, the worker starts the bridge. One task row
-    on the request's path, not the bridge's own transaction (issue 22); the case waits
-    in the queue meanwhile, and a volunteer who takes it first simply calls."""
+    """The relay's case_opened hook (registered in ConversationsConfig.ready), inside the
+    transaction that opens the case: when its kind is bridged and a gateway is on, a task
+    row for the worker, which starts the bridge. One row that commits with the case (a
+    crash cannot lose it in between), not the bridge's own transaction (issue 22); the
+    case is in the queue meanwhile, and a volunteer who takes it first simply calls."""
     if not _bridged(kind) or not gateways_any():
         return
     from bailanys.conversations.tasks import bridge_start_task

@@ -7,10 +7,9 @@ signal carries business logic.
 
 from collections.abc import Callable
 
-from django.db import transaction
-
-# Called after the transaction that opened a case committed: (case_id=…, kind=…), the
-# kind of its first request. The SMS bridge starts from here.
+# Called inside the transaction that opens a case: (case_id=…, kind=…), the kind of its
+# first request. What a hook writes commits with the case or not at all; it must be
+# quick (the SMS bridge's hook queues a task for the worker and returns).
 _CASE_OPENED: list[Callable[..., None]] = []
 
 
@@ -19,10 +18,10 @@ def case_opened_register(hook: Callable[..., None]) -> None:
         _CASE_OPENED.append(hook)
 
 
-def case_opened_after_commit(*, case_id: int, kind: str) -> None:
-    """Call inside the transaction that opened the case: the hooks run once it commits."""
+def case_opened(*, case_id: int, kind: str) -> None:
+    """Call inside the transaction that opened the case."""
     for hook in list(_CASE_OPENED):
-        transaction.on_commit(lambda hook=hook: hook(case_id=case_id, kind=kind))
+        hook(case_id=case_id, kind=kind)
 
 
 # Where a contact typed into the web form or the API can also be told: functions that

@@ -266,7 +266,7 @@ def request_create(
                 case_flag_for_coordinator(case.pk, request.flag)
             elif made and not demo:
                 # A new case may start the SMS bridge; a made-up one never does.
-                hooks.case_opened_after_commit(case_id=case.pk, kind=data.kind)
+                hooks.case_opened(case_id=case.pk, kind=data.kind)
     except IntegrityError:
         if not idempotency_key:
             raise
