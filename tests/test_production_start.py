@@ -208,10 +208,9 @@ def test_two_web_processes_and_two_workers_on_postgresql_store_and_notify_once(t
 
     bot_token = f"{secrets.randbelow(9 * 10**8) + 10**8}:{secrets.token_urlsafe(24)}"
     webhook_secret = secrets.token_urlsafe(24)
-    # Made beforehand, as systemd's StateDirectory= makes it: with every key in the
-    # environment no process makes it, and `bailanys up` needs it for its static files.
+    # Not made beforehand: with every key in the environment nothing else makes it, and
+    # `bailanys up` must (its static files live there).
     data_dir = tmp_path / "data"
-    data_dir.mkdir(mode=0o700)
     env = child_env(data_dir, database_url, redis_url, bot_token, webhook_secret)
     fake_log, fake_url = tmp_path / "fake_telegram.jsonl", tmp_path / "fake_telegram.url"
     fake = Child(

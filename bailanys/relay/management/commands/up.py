@@ -65,6 +65,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         # Hashed and gzipped static files for this version (bailanys/static_files.py);
         # one at a time when several web processes share the data directory.
+        # With every key in the environment nothing has made the data directory yet.
+        Path(settings.DATA_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(Path(settings.DATA_DIR) / "static.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             call_command("collectstatic", interactive=False, verbosity=0)
