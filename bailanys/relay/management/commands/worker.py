@@ -216,18 +216,59 @@ class Command(BaseCommand):
             ).start()
             threading.Thread(target=_outages_forever, daemon=True, name="outages").start()
             threading.Thread(target=_audit_seal_forever, daemon=True, name="audit").start()
-        worker = Worker(
-            queue_names=["*"],
-            interval=interval,
-            batch=batch,
-            backend_name="default",
-            startup_delay=not batch,
-            max_tasks=None,
-            worker_id=get_random_string(32),
-            excluded_queue_names=[],
-        )
-        if not batch:
-            worker.configure_signals()
-        worker.run()
+        workers = [
+            Worker(
+                queue_names=["*"],
+                interval=interval,
+                batch=batch,
+                backend_name="default",
+                startup_delay=not batch,
+                max_tasks=None,
+                worker_id=get_random_string(32),
+                excluded_queue_names=[],
+            )
+            for _ in range(1 if batch else settings.BAILANYS_WORKER_SENDERS)
+        ]
         if batch:
+            workers[0].run()
             _audit_seal_all()  # what the tasks just wrote
+            return
+        _run_together(workers)
+
+
+def _task_loop(worker: Worker) -> None:
+    try:
+        worker.run()
+    finally:
+        close_old_connections()
+
+
+def _run_together(workers: list[Worker]) -> None:
+    """Run the task loops: one in this thread, the others (BAILANYS_WORKER_SENDERS - 1)
+    in threads of their own, each with its own database connection, so that while one
+    waits for a provider's answer (about 0.1 s from Central Asia) another sends. A task
+    row is claimed by one loop only (django-tasks locks it), as between processes.
+
+    SIGTERM or Ctrl-C stops every loop after the task in hand; a second one exits at
+    once, as a single loop does."""
+    stopping = threading.Event()
+
+    def stop(signum, frame) -> None:
+        if stopping.is_set():
+            os._exit(1)
+        logger.warning("%s: stopping after the tasks in hand", signal.strsignal(signum))
+        stopping.set()
+        for worker in workers:
+            worker.running = False
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    threads = [
+        threading.Thread(target=_task_loop, args=(w,), daemon=True, name=f"sender-{n}")
+        for n, w in enumerate(workers[1:], start=1)
+    ]
+    for thread in threads:
+        thread.start()
+    workers[0].run()
+    for thread in threads:
+        thread.join()
