@@ -2,7 +2,7 @@
 """Fan-out: notify N requesters through Telegram and SMS at once; print JSON (issue 9, point 4).
 
 python bench/fanout.py [--requesters 10000] [--telegram-share 0.7] [--sims 4]
-                       [--sms-per-minute 200] [--workers 2] [--senders 2]
+                       [--sms-per-minute 200] [--workers 2] [--senders 2] [--latency-ms 0]
 
 A fresh SQLite data directory; the fake Telegram Bot API server and S fake sms-gate.app
 phones of the test suite on loopback (real sockets); one outbox notification for each of
@@ -84,6 +84,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--workers", type=int, default=2, help="`bailanys worker` processes")
     ap.add_argument("--senders", type=int, default=2, help="BAILANYS_WORKER_SENDERS of each worker")
+    ap.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="each fake answers this long after a request arrives (100: a real Bot API "
+        "round trip from Central Asia)",
+    )
     args = ap.parse_args(argv)
     if args.requesters < 2 or not 0 <= args.telegram_share <= 1 or args.sims < 1:
         ap.error("--requesters >= 2, --telegram-share in [0, 1], --sims >= 1")
@@ -114,6 +121,8 @@ def main(argv=None) -> int:
     devnull = open(os.devnull, "w")  # noqa: SIM115  for the commands' chatter
     telegram = FakeTelegram().start()
     phones = [FakeSmsGate(device_id=f"phone-{n}").start() for n in range(args.sims)]
+    for fake in (telegram, *phones):
+        fake.delay = args.latency_ms / 1000
     workers: list[subprocess.Popen] = []
     try:
         env = {
@@ -351,6 +360,7 @@ def main(argv=None) -> int:
             "telegram_share": share,
             "workers": args.workers,
             "senders_per_channel_per_worker": args.senders,
+            "answer_latency_ms": args.latency_ms,
             "database": "sqlite",
             "bound_s": round(bound, 2),
             "bound_how": (

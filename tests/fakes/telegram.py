@@ -98,6 +98,9 @@ class FakeTelegram(FakeHttpService):
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
+        # Seconds before each answer (recorded on arrival): a real Bot API round trip
+        # from Central Asia is about 0.1 s (bench/fanout.py --latency-ms).
+        self.delay = 0.0
         handlers = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
@@ -191,6 +194,8 @@ class FakeTelegram(FakeHttpService):
         if not url.path.startswith("/bot"):
             token = None
         status, body = self._call(token, api_method, _params(url.query, headers, raw), received)
+        if self.delay and api_method.lower() != "getupdates":
+            time.sleep(self.delay)
         return status, body, {}
 
     def _call(self, token, method, params, received):
