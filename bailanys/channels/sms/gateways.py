@@ -93,9 +93,10 @@ def usable(gateway: SmsGateway) -> bool:
 
 def send_order(
     to_e164: str, segments: int, *, avoid=(), share: int = 100
-) -> tuple[list[SmsGateway], bool]:
-    """Gateways that may take `segments` more parts today, best first, and whether any
-    other one was left out only because it is stale.
+) -> tuple[list[list[SmsGateway]], bool]:
+    """Gateways that may take `segments` more parts today, in tiers of equally good ones,
+    best tier first (within a tier, the one that has sent least today first), and whether
+    any other one was left out only because it is stale.
 
     `share`: the percent of each gateway's daily cap this message may fill (a bulk message
     gets BAILANYS_SMS_BULK_SHARE, so the rest of the day's budget stays for urgent ones).
@@ -126,7 +127,10 @@ def send_order(
             )
         )
     by_pk = {g.pk: g for g in SmsGateway.objects.filter(pk__in=[c[-1] for c in candidates])}
-    return [by_pk[c[-1]] for c in sorted(candidates)], stale_left_out
+    tiers: dict[tuple, list[SmsGateway]] = {}
+    for c in sorted(candidates):
+        tiers.setdefault(c[:3], []).append(by_pk[c[-1]])  # avoided, stale, other operator
+    return list(tiers.values()), stale_left_out
 
 
 def gateway_heard(gateway: SmsGateway, **health) -> None:
