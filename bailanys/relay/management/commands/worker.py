@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -240,7 +240,7 @@ def _task_loop(worker: Worker) -> None:
     try:
         worker.run()
     finally:
-        close_old_connections()
+        connections.close_all()  # this thread's own connections
 
 
 def _run_together(workers: list[Worker]) -> None:
