@@ -10,10 +10,11 @@ N distinct requesters, written in one transaction through `outbox_add` (as the r
 writes them, each with its queued task): a share of them to distinct Telegram chats, the
 rest as one-part SMS to distinct numbers. The phones are SMS gateways with their
 per-minute limits set (the first from the environment, the others with `bailanys sms
-add`); then W `bailanys worker` processes (each with its own database connections and
-its task loop, one message at a time per process) send everything, both channels at
-once, and are stopped when the outbox is empty. --senders sets BAILANYS_WORKER_SENDERS
-for a worker that has sender threads (the branch wip/fanout-senders; main ignores it).
+add`); then W `bailanys worker` processes send everything, both channels at once, and
+are stopped when the outbox is empty. Each worker runs --senders task loops
+(BAILANYS_WORKER_SENDERS), each with its own database connection and one message at a
+time. --latency-ms makes every fake answer that late (100: a Bot API round trip from
+Central Asia), so that loops waiting on answers show.
 
 The bound is the shortest time the rate limits allow, each limit taken as a steady
 rate: Telegram `telegram_count / BAILANYS_TELEGRAM_PER_SECOND`; SMS `sms_parts / (sum
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
         "--sms-per-minute", type=int, default=200, help="each SIM's limit (Android's is 30)"
     )
     ap.add_argument("--workers", type=int, default=2, help="`bailanys worker` processes")
-    ap.add_argument("--senders", type=int, default=2, help="BAILANYS_WORKER_SENDERS of each worker")
+    ap.add_argument("--senders", type=int, default=2, help="task loops per worker")
     ap.add_argument(
         "--latency-ms",
         type=float,
@@ -396,9 +397,9 @@ def main(argv=None) -> int:
                 "Every requester has a chat of their own: the per-chat limit (1/s) never"
                 " binds, only Telegram's overall limit.",
                 "The notifications are written in one transaction, each with its queued"
-                " task (as outbox_add does), before the workers start; the workers' sender"
-                " threads and task loops both send, the outbox's compare-and-set decides"
-                " who sends each message.",
+                " task (as outbox_add does), before the workers start; each worker's task"
+                " loops take the tasks, the outbox's compare-and-set decides who sends"
+                " each message.",
                 "SQLite in WAL mode, workers as separate processes on the same machine as"
                 " the fakes.",
             ],
