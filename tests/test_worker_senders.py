@@ -26,7 +26,7 @@ from tests.test_telegram import SECRET, post_updates, webhook_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DELAY = 1.5  # seconds the fake takes to answer each call
+DELAY = 3.0  # seconds the fake takes to answer each call: idle loops poll every second
 
 
 def worker_env(fake, senders: int) -> dict:
