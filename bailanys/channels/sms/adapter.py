@@ -13,7 +13,7 @@ from bailanys.channels.base import (
     ContactUnreachable,
     OutboundMessage,
 )
-from bailanys.channels.ratelimit import send_slot
+from bailanys.channels.ratelimit import limit, send_slot
 from bailanys.channels.sms.drivers import GatewayDown, Refused, driver_for
 from bailanys.channels.sms.gateways import gateway_failed, gateways_configured, send_order
 from bailanys.channels.sms.models import SmsContact, SmsDelivery, SmsGateway
@@ -125,6 +125,10 @@ class SmsChannel(Channel):
             raise ChannelBusy(soonest, "every SIM is at its rate limit")
         raise ChannelError("no SMS gateway answered")
 
+    def per_second(self) -> float:
+        # The pool's parts a second, each SIM at its limit.
+        return sum(gateway.per_minute for gateway in gateways_configured()) / 60
+
 
 def _sims_as_they_come_free(tiers: list[list[SmsGateway]], parts: int):
     """Each SIM whose send slot this message has taken, best tier first; a float for a
@@ -138,21 +142,21 @@ def _sims_as_they_come_free(tiers: list[list[SmsGateway]], parts: int):
         busy: list[tuple[float, int, SmsGateway]] = []
         for n, gateway in enumerate(tier):
             try:
-                send_slot([_slot(gateway, parts)], max_wait=0)
+                send_slot([_slot(gateway)], max_wait=0, weight=parts)
             except ChannelBusy as exc:
                 busy.append((exc.retry_after, n, gateway))
                 continue
             yield gateway
         for _wait, _n, gateway in sorted(busy):
             try:
-                send_slot([_slot(gateway, parts)], max_wait=MAX_WAIT)
+                send_slot([_slot(gateway)], max_wait=MAX_WAIT, weight=parts)
             except ChannelBusy as exc:
                 yield exc.retry_after
                 continue
             yield gateway
 
 
-def _slot(gateway: SmsGateway, parts: int) -> tuple[str, float]:
-    # One slot per part: a SIM's per-minute limit counts parts, not messages; 2 % spare
-    # so network jitter cannot bring two sends closer than the limit.
-    return f"sms:gateway:{gateway.pk}", 60.0 / gateway.per_minute * parts * 1.02
+def _slot(gateway: SmsGateway) -> tuple[str, int, float]:
+    # Spaced: a SIM's per-minute limit counts parts, and a send keeps the SIM one interval
+    # for each of its parts.
+    return limit(f"sms:gateway:{gateway.pk}", 1, 60.0 / gateway.per_minute)

@@ -14,16 +14,14 @@ from bailanys.channels.base import (
     ContactUnreachable,
     OutboundMessage,
 )
-from bailanys.channels.ratelimit import hold, send_slot
+from bailanys.channels.ratelimit import hold, limit, send_slot
 from bailanys.channels.telegram import client as api
 from bailanys.privacy.crypto import blind_index
 
-# A worker waits this long for a free slot; beyond it the message is put back.
+# A worker waits this long for room in the bot's overall limit; beyond it the message is
+# put back. A busy chat is not waited for at all (send_slot's not_waited_for).
 MAX_WAIT = 2.0
 OVERALL = "telegram"
-# Spacing is kept 5 % above the limit: network jitter must not push two sends
-# closer together at Telegram's end than the limit allows.
-MARGIN = 1.05
 CHANNEL_NAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{4,31}$")
 
 
@@ -32,7 +30,7 @@ def chat_key(chat_id: int | str) -> str:
     return blind_index(f"telegram:{chat_id}")
 
 
-def _chat_bucket(chat_id: int | str) -> tuple[str, float]:
+def _chat_bucket(chat_id: int | str) -> tuple[str, int, float]:
     # Group and channel ids are negative, a public channel's name starts with "@";
     # groups get 20 messages a minute.
     ms = (
@@ -40,7 +38,7 @@ def _chat_bucket(chat_id: int | str) -> tuple[str, float]:
         if isinstance(chat_id, str) or chat_id < 0
         else settings.BAILANYS_TELEGRAM_CHAT_INTERVAL_MS
     )
-    return f"telegram:chat:{chat_key(chat_id)[:40]}", ms / 1000
+    return limit(f"telegram:chat:{chat_key(chat_id)[:40]}", 1, ms / 1000)
 
 
 def _link_buttons(body: str, options: dict) -> tuple[str, list | None]:
@@ -80,8 +78,9 @@ class TelegramChannel(Channel):
         chat_id = _chat_id(message.address)
         chat_bucket = _chat_bucket(chat_id)
         send_slot(
-            [(OVERALL, MARGIN / settings.BAILANYS_TELEGRAM_PER_SECOND), chat_bucket],
+            [limit(OVERALL, 1, 1.0 / settings.BAILANYS_TELEGRAM_PER_SECOND), chat_bucket],
             max_wait=MAX_WAIT,
+            not_waited_for=chat_bucket[0],
         )
         options = message.options or {}
         text, buttons = _link_buttons(message.body, options)
@@ -105,6 +104,9 @@ class TelegramChannel(Channel):
         except (api.CallFailed, api.NotConfigured) as exc:
             raise ChannelError(str(exc)[:200]) from None
         return f"tg-{sent}"
+
+    def per_second(self) -> float:
+        return float(settings.BAILANYS_TELEGRAM_PER_SECOND)
 
     def verify_webhook(self, request: HttpRequest) -> bool:
         secret = settings.BAILANYS_TELEGRAM_WEBHOOK_SECRET
