@@ -271,8 +271,9 @@ BAILANYS_MAX_ATTEMPTS = env_int(
 )
 BAILANYS_OUTBOX_MAX_TRIES = env_int("BAILANYS_OUTBOX_MAX_TRIES", 8, minimum=1)
 BAILANYS_WORKER_SWEEP_SECONDS = env_int("BAILANYS_WORKER_SWEEP_SECONDS", 30, minimum=1)
-# Task loops per `bailanys worker` process (docs/scaling.md): sends in flight at once.
-BAILANYS_WORKER_SENDERS = env_int("BAILANYS_WORKER_SENDERS", 1, minimum=1, maximum=32)
+# The most sends one `bailanys worker` process keeps in flight on one channel (each channel
+# keeps its rate x round trip, docs/scaling.md).
+BAILANYS_WORKER_SENDERS = env_int("BAILANYS_WORKER_SENDERS", 8, minimum=1, maximum=32)
 
 # Privacy (see docs/security.md).
 BAILANYS_RETENTION_DAYS = env_int("BAILANYS_RETENTION_DAYS", 14, minimum=1)

@@ -84,6 +84,29 @@ def outbox_drain(timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+def pump_until(done, timeout: float = 60) -> None:
+    """Run a worker's outbox pump (in a thread, as `bailanys worker` does) until `done()`
+    is true, then stop it; it finishes the sends in hand. Tests that call this must commit
+    (django_db(transaction=True)): the pump's sends run on threads of their own."""
+    import threading
+    import time
+
+    from bailanys.outbox.pump import outbox_pump
+
+    stop = threading.Event()
+    pump = threading.Thread(target=outbox_pump, args=(stop,))
+    pump.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, "the pump did not get there in time"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        pump.join(timeout=60)
+    assert not pump.is_alive(), "the pump did not stop"
+
+
 def make_volunteer(role: str = "") -> tuple[str, str]:
     """Create an account with `bailanys volunteer add`; return (username, API token)."""
     name = f"vol{next(_names)}"

@@ -16,7 +16,7 @@ from django_tasks_db.models import DBTaskResult
 
 from bailanys.outbox.models import Lane, OutboxMessage
 from bailanys.outbox.services import outbox_add
-from tests.conftest import run_cli
+from tests.conftest import pump_until, run_cli
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,12 +56,21 @@ def test_the_worker_sends_urgent_messages_before_a_bulk_backlog(fake_smsgate):
     ]
 
 
-def test_a_worker_takes_the_urgent_task_first():
-    bulk = add("proxy answer", priority=Lane.BULK)
-    urgent = add("your message was delivered")
-    # The order in which the tasks backend hands queued tasks to a worker.
-    queued = [row.task_result.args[0] for row in DBTaskResult.objects.ready()]
-    assert queued == [urgent.pk, bulk.pk]
+def test_the_pump_takes_urgent_messages_first_and_writes_no_task_rows(fake_smsgate, settings):
+    """A running worker's outbox pump (one send in flight, so the order is the pump's)."""
+    settings.BAILANYS_WORKER_SENDERS = 1
+    for n in range(3):
+        add(f"proxy answer {n}", priority=Lane.BULK, number=n)
+    add("your message was delivered", number=10)
+    assert not DBTaskResult.objects.exists()  # the pump finds rows; no task row per message
+    pump_until(lambda: len(fake_smsgate.outbox) >= 4)
+    assert texts(fake_smsgate) == [
+        "your message was delivered",
+        "proxy answer 0",
+        "proxy answer 1",
+        "proxy answer 2",
+    ]
+    assert set(OutboxMessage.objects.values_list("state", flat=True)) == {"sent"}
 
 
 def test_bulk_sms_keeps_to_its_share_of_the_cap_and_urgent_ones_still_go(fake_smsgate, settings):

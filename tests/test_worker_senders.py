@@ -1,11 +1,12 @@
-"""Sends in flight (issue 22, point 3): BAILANYS_WORKER_SENDERS task loops in one
-`bailanys worker` process, so that while one waits for a provider's answer another
-sends; SIGTERM stops them all after the message in hand, none left half-sent.
+"""Sends in flight (issue 22, point 3): one `bailanys worker` process keeps up to
+BAILANYS_WORKER_SENDERS sends in flight on a channel (its outbox pump), so that while one
+waits for a provider's answer another sends; SIGTERM stops it after the sends in hand,
+none left half-sent.
 
 The worker runs as a real process against the test database (PostgreSQL: an in-memory
 SQLite database cannot be shared with another process) and sends to the fake Bot API
 server over a real socket. The fake answers each call `DELAY` seconds after it arrives:
-one loop cannot have a second call arrive before the first is answered, so two arrivals
+one send in flight cannot have a second call arrive before the first is answered, so two arrivals
 closer than that prove two sends in flight. A limit on overlap, not a speed.
 """
 
@@ -26,7 +27,7 @@ from tests.test_telegram import SECRET, post_updates, webhook_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DELAY = 3.0  # seconds the fake takes to answer each call: idle loops poll every second
+DELAY = 3.0  # seconds the fake takes to answer each call
 
 
 def worker_env(fake, senders: int) -> dict:
@@ -71,7 +72,7 @@ def test_senders_keep_several_sends_in_flight_and_stop_cleanly(fake_telegram, se
     )
     try:
         # A first message, sent once the worker is up: its start-up sweep (which sends
-        # what is due, one at a time) is then past, and the loops take what follows.
+        # what is due, one at a time) is then past, and the pump takes what follows.
         post_updates([webhook_message(19_999, 7099, "/start")])
         assert wait_for(lambda: len(fake_telegram.sent_messages()) == 1, 120), "worker not up"
         chats = [7100 + n for n in range(6)]
@@ -88,6 +89,6 @@ def test_senders_keep_several_sends_in_flight_and_stop_cleanly(fake_telegram, se
     arrivals = sorted(m["_t"] for m in sent)
     closest = min(b - a for a, b in itertools.pairwise(arrivals))
     if senders == 1:
-        assert closest >= DELAY  # one loop: the next call only after the answer
+        assert closest >= DELAY  # one in flight: the next call only after the answer
     else:
         assert closest < DELAY  # at least two calls in flight at once

@@ -45,6 +45,10 @@ class OutboxMessage(SealedModel):
     idempotency_key = models.CharField(max_length=200, unique=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     tries = models.PositiveSmallIntegerField(default=0)
+    # Taken again after a send's lease ran out (its worker died, maybe after the provider
+    # took it): what goes out now may be a second copy, and says so. Kept when a rate
+    # limit puts the message back in line before that send.
+    maybe_sent = models.BooleanField(default=False)
     # Its lane (Lane): 0 is the most urgent, higher numbers wait behind it.
     priority = models.PositiveSmallIntegerField(default=Lane.URGENT)
     # When a pending message is due, or when a send in progress is given up on.

@@ -60,6 +60,11 @@ class Sender:
     def send(self, message: OutboundMessage) -> str:
         raise NotImplementedError
 
+    def per_second(self) -> float | None:
+        """The most messages a second the provider takes from us, or None for no limit:
+        the outbox keeps about that times a round trip in flight (outbox_pump)."""
+        return None
+
 
 _SENDERS: dict[str, Callable[[], Sender]] = {}
 

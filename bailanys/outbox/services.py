@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 
 from bailanys.outbox.models import Lane, OutboxMessage
 from bailanys.outbox.senders import (
@@ -66,7 +65,7 @@ def outbox_add(
     the log instead of a gateway or a bot. `priority`: its Lane; urgent messages are sent
     before bulk ones (proxy answers, bulletins), which get only a share of an SMS budget.
     """
-    message, created = OutboxMessage.objects.get_or_create(
+    message, _created = OutboxMessage.objects.get_or_create(
         idempotency_key=idempotency_key,
         defaults={
             "channel": channel,
@@ -79,33 +78,20 @@ def outbox_add(
             "next_try_at": timezone.now(),
         },
     )
-    if created:
-        transaction.on_commit(lambda: _enqueue(message.pk, priority=message.priority))
     return message
-
-
-def task_priority(lane: int) -> int:
-    """The django-tasks priority for a lane: the higher, the sooner a worker takes it.
-
-    The urgent lane keeps the default (0); each lane behind it is one lower.
-    """
-    return max(TASK_MIN_PRIORITY, min(TASK_MAX_PRIORITY, -int(lane)))
-
-
-def _enqueue(outbox_id: int, run_after=None, *, priority: int = Lane.URGENT) -> None:
-    from bailanys.outbox.tasks import outbox_deliver
-
-    try:
-        task = outbox_deliver.using(run_after=run_after, priority=task_priority(priority))
-        task.enqueue(outbox_id)
-    except Exception:
-        # The worker's sweep sends it anyway; losing the fast path is not an error.
-        logger.exception("could not enqueue outbox %s; the sweep will send it", outbox_id)
 
 
 def retry_delay(tries: int) -> timedelta:
     """Backoff after the n-th failed try: 30 s, 1 min, 2 min … at most an hour."""
     return timedelta(seconds=min(30 * 2 ** max(tries - 1, 0), 3600))
+
+
+def _take() -> dict:
+    return {
+        "state": OutboxMessage.State.SENDING,
+        "next_try_at": timezone.now() + SEND_LEASE,
+        "tries": F("tries") + 1,
+    }
 
 
 def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
@@ -115,21 +101,54 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
     same message at once; the network call happens outside any transaction.
     Returns the message's new state, or None when it was not ours to send.
     """
-    now = timezone.now()
-    due = OutboxMessage.objects.filter(pk=outbox_id, next_try_at__lte=now)
-    take = {
-        "state": OutboxMessage.State.SENDING,
-        "next_try_at": now + SEND_LEASE,
-        "tries": F("tries") + 1,
-    }
-    again = False
-    if not due.filter(state=OutboxMessage.State.PENDING).update(**take):
+    due = OutboxMessage.objects.filter(pk=outbox_id, next_try_at__lte=timezone.now())
+    if not due.filter(state=OutboxMessage.State.PENDING).update(**_take()):
         # Still "sending" when its lease ran out: the worker sending it died, maybe after
         # the provider took it. This send may be a second copy (docs/benchmark-notes.md).
-        again = bool(due.filter(state=OutboxMessage.State.SENDING).update(**take))
-        if not again:
+        taken = due.filter(state=OutboxMessage.State.SENDING).update(**_take(), maybe_sent=True)
+        if not taken:
             return None
     message = OutboxMessage.objects.get(pk=outbox_id)
+    return outbox_deliver_taken(message, again=message.maybe_sent)
+
+
+def outbox_claim(*, channel: str, limit: int) -> list[tuple[OutboxMessage, bool]]:
+    """Take up to `limit` due messages of `channel` to send, urgent lanes first, oldest
+    first: each with whether it is sent again (its lease ran out: its sender died).
+
+    One transaction of two statements for the whole batch: the due rows read with
+    SKIP LOCKED (on PostgreSQL another worker's batch is passed over, not waited for;
+    SQLite takes the database's write lock, so batches never overlap there), then marked
+    "sending" with their lease. No task row per message: the pump asks again as sends
+    finish (issue 22, point 3).
+    """
+    with transaction.atomic():
+        rows = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(
+                channel=channel,
+                state__in=(OutboxMessage.State.PENDING, OutboxMessage.State.SENDING),
+                next_try_at__lte=timezone.now(),
+            )
+            .order_by("priority", "next_try_at", "pk")[:limit]
+        )
+        if rows:
+            OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(**_take())
+        lapsed = [row.pk for row in rows if row.state == OutboxMessage.State.SENDING]
+        if lapsed:
+            OutboxMessage.objects.filter(pk__in=lapsed).update(maybe_sent=True)
+    taken = []
+    for row in rows:
+        again = row.maybe_sent or row.pk in lapsed
+        row.tries += 1
+        row.state = OutboxMessage.State.SENDING
+        taken.append((row, again))
+    return taken
+
+
+def outbox_deliver_taken(message: OutboxMessage, *, again: bool) -> OutboxMessage.State:
+    """Send a message this worker has taken (outbox_send, outbox_claim) and record how it
+    went; the network call happens outside any transaction."""
     try:
         body = message.body
         if again and (message.options or {}).get("again"):
@@ -161,7 +180,6 @@ def outbox_send(*, outbox_id: int) -> OutboxMessage.State | None:
         OutboxMessage.objects.filter(pk=message.pk).update(
             state=OutboxMessage.State.PENDING, next_try_at=due, tries=F("tries") - 1
         )
-        _enqueue(message.pk, run_after=due, priority=message.priority)
         return OutboxMessage.State.PENDING
     except (ChannelError, UnknownChannel) as exc:
         permanent = isinstance(exc, UnknownChannel) or exc.permanent
@@ -187,16 +205,12 @@ def outbox_retry(*, outbox_id: int, due, reason: str) -> bool:
     """A message a channel handed over was reported lost: send it again at `due`.
 
     Only a message sent (or being sent) goes back in line; returns whether it did. The
-    caller holds the transaction; the worker is asked once it commits. `reason` is stored as
-    the last error: never personal data.
+    caller holds the transaction; a worker's pump takes the message when it is due.
+    `reason` is stored as the last error: never personal data.
     """
     moved = OutboxMessage.objects.filter(
         pk=outbox_id, state__in=(OutboxMessage.State.SENDING, OutboxMessage.State.SENT)
     ).update(state=OutboxMessage.State.PENDING, next_try_at=due, last_error=reason[:300])
-    if moved:
-        moved_row = OutboxMessage.objects.filter(pk=outbox_id)
-        priority = moved_row.values_list("priority", flat=True).first() or Lane.URGENT
-        transaction.on_commit(lambda: _enqueue(outbox_id, run_after=due, priority=priority))
     return bool(moved)
 
 

@@ -76,7 +76,8 @@ class Client:
             token,
             base_url=f"{api_url}/bot",
             base_file_url=f"{api_url}/file/bot",
-            request=HTTPXRequest(connection_pool_size=8),
+            # One keep-alive connection for each send a worker keeps in flight.
+            request=HTTPXRequest(connection_pool_size=settings.BAILANYS_WORKER_SENDERS + 2),
             get_updates_request=HTTPXRequest(read_timeout=40),
         )
         self._ready = False

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -19,6 +19,7 @@ from bailanys.bulletins.services import bulletins_fanout_pending
 from bailanys.channels.sms.services import sms_sweep
 from bailanys.conversations.bridge import bridges_sweep
 from bailanys.outages.services import outages_due
+from bailanys.outbox.pump import outbox_pump
 from bailanys.outbox.services import outbox_send_due
 from bailanys.privacy.audit import audit_checkpoint_head, audit_seal
 from bailanys.privacy.ratelimit import rate_counters_expire
@@ -216,59 +217,45 @@ class Command(BaseCommand):
             ).start()
             threading.Thread(target=_outages_forever, daemon=True, name="outages").start()
             threading.Thread(target=_audit_seal_forever, daemon=True, name="audit").start()
-        workers = [
-            Worker(
-                queue_names=["*"],
-                interval=interval,
-                batch=batch,
-                backend_name="default",
-                startup_delay=not batch,
-                max_tasks=None,
-                worker_id=get_random_string(32),
-                excluded_queue_names=[],
-            )
-            for _ in range(1 if batch else settings.BAILANYS_WORKER_SENDERS)
-        ]
+        worker = Worker(
+            queue_names=["*"],
+            interval=interval,
+            batch=batch,
+            backend_name="default",
+            startup_delay=not batch,
+            max_tasks=None,
+            worker_id=get_random_string(32),
+            excluded_queue_names=[],
+        )
         if batch:
-            workers[0].run()
-            _audit_seal_all()  # what the tasks just wrote
+            worker.run()
+            outbox_send_due()  # what the tasks just wrote
+            _audit_seal_all()  # and its audit entries
             return
-        _run_together(workers)
+        _run_together(worker)
 
 
-def _task_loop(worker: Worker) -> None:
-    try:
-        worker.run()
-    finally:
-        connections.close_all()  # this thread's own connections
+def _run_together(worker: Worker) -> None:
+    """Run the task loop in this thread and the outbox pump in another (its sends in
+    threads of their own, bailanys.outbox.pump).
 
-
-def _run_together(workers: list[Worker]) -> None:
-    """Run the task loops: one in this thread, the others (BAILANYS_WORKER_SENDERS - 1)
-    in threads of their own, each with its own database connection, so that while one
-    waits for a provider's answer (about 0.1 s from Central Asia) another sends. A task
-    row is claimed by one loop only (django-tasks locks it), as between processes.
-
-    SIGTERM or Ctrl-C stops every loop after the task in hand; a second one exits at
-    once, as a single loop does."""
+    SIGTERM or Ctrl-C stops both after what they have in hand: the task running, the
+    sends in flight, each marked as it went. A second one exits at once."""
     stopping = threading.Event()
 
     def stop(signum, frame) -> None:
         if stopping.is_set():
             os._exit(1)
-        logger.warning("%s: stopping after the tasks in hand", signal.strsignal(signum))
+        logger.warning("%s: stopping after the tasks and sends in hand", signal.strsignal(signum))
         stopping.set()
-        for worker in workers:
-            worker.running = False
+        worker.running = False
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
-    threads = [
-        threading.Thread(target=_task_loop, args=(w,), daemon=True, name=f"sender-{n}")
-        for n, w in enumerate(workers[1:], start=1)
-    ]
-    for thread in threads:
-        thread.start()
-    workers[0].run()
-    for thread in threads:
-        thread.join()
+    pump = threading.Thread(target=outbox_pump, args=(stopping,), name="outbox")
+    pump.start()
+    try:
+        worker.run()
+    finally:
+        stopping.set()
+        pump.join()
