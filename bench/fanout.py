@@ -28,11 +28,14 @@ time runs from starting the workers to the last message received, startup includ
 How to read it: `time_to_bound` near 1 means the senders kept every limit busy. The
 limits are judged where the provider counts, at the fakes' receive times, which carry
 the spread of each send's trip (thread wake-ups, a loaded machine): the sender spaces
-sends exactly at the limit, with no margin, so a window may see one more than its
-share. `telegram.busiest_10_seconds` must not exceed 10 x the per-second limit + 1, nor
-any SIM's `busiest_minute` its per-minute limit + 1; `telegram.busiest_second` (most in
-any one second) must stay within 20 % of the limit, which bunched sends break (a
-limiter that let 30 go at once did: 41);
+sends exactly at the limit, with no margin, so at each of a window's two edges a send
+whose trip was shorter than its neighbour's may fall in. TRIP_SPREAD (50 ms: the GIL,
+the Bot API client's event loop, two workers on 2 cores) is the spread allowed, so each
+edge may gain ceil(rate x TRIP_SPREAD) sends: `telegram.busiest_10_seconds` must not
+exceed 10 x the per-second limit + 4 at 30 a second, nor any SIM's `busiest_minute` its
+per-minute limit + 2;
+`telegram.busiest_second` (most in any one second) must stay within 20 % of the limit,
+which bunched sends break (a limiter that let 30 go at once did: 41);
 `http_429` must be 0; `duplicates`, `missing` and `unsent` must be 0 (counted from the
 fakes' logs and the outbox). The script exits 1 and says why when any of these breaks,
 keeping the data directory (with the workers' logs); otherwise it removes it. Progress
@@ -44,6 +47,7 @@ import bisect
 import collections
 import itertools
 import json
+import math
 import os
 import resource
 import shutil
@@ -67,6 +71,15 @@ def say(text: str) -> None:
 def busiest(times: list[float], window: float) -> int:
     """The most of `times` (sorted) in any half-open stretch of `window` seconds."""
     return max((bisect.bisect_left(times, t + window) - i for i, t in enumerate(times)), default=0)
+
+
+# The spread of send trips (slot taken to received) a limit is judged with at the fakes.
+TRIP_SPREAD = 0.05
+
+
+def edges(per_second: float) -> int:
+    """What a window may gain at its two edges from the spread of trips."""
+    return 2 * math.ceil(per_second * TRIP_SPREAD)
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -346,7 +359,7 @@ def main(argv=None) -> int:
             problems.append(f"Telegram answered 429 {tg_429} times")
         if tg_failed:
             problems.append(f"Telegram answered an error {tg_failed} times")
-        if tg["busiest_10_seconds"] > 10 * per_second + 1:
+        if tg["busiest_10_seconds"] > 10 * per_second + edges(per_second):
             problems.append(
                 f"Telegram received {tg['busiest_10_seconds']} messages in ten seconds"
                 f" (limit {per_second} a second)"
@@ -357,7 +370,9 @@ def main(argv=None) -> int:
                 f" (limit {per_second}): sends bunched"
             )
         for name, sim in sims.items():
-            if sim["busiest_minute"] > sim["limit_per_minute"] + 1:
+            if sim["busiest_minute"] > sim["limit_per_minute"] + edges(
+                sim["limit_per_minute"] / 60
+            ):
                 problems.append(
                     f"SIM {name} received {sim['busiest_minute']} SMS in one minute"
                     f" (limit {sim['limit_per_minute']})"
@@ -410,10 +425,10 @@ def main(argv=None) -> int:
                 " rate.",
                 "Every requester has a chat of their own: the per-chat limit (1/s) never"
                 " binds, only Telegram's overall limit.",
-                "The notifications are written in one transaction, each with its queued"
-                " task (as outbox_add does), before the workers start; each worker's task"
-                " loops take the tasks, the outbox's compare-and-set decides who sends"
-                " each message.",
+                "The notifications are written in one transaction (as outbox_add does,"
+                " no task per message) before the workers start; each worker's outbox"
+                " pump takes due rows in batches and keeps each channel's rate x round"
+                " trip in flight.",
                 "SQLite in WAL mode, workers as separate processes on the same machine as"
                 " the fakes.",
             ],

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from bailanys.channels.base import ChannelBusy
 from bailanys.channels.models import RateBucket
+from bailanys.outbox.senders import waited
 
 # Seconds added to every window of capacity > 1: the spread of network delays the limit
 # tolerates at the provider's end (on Telegram's one-second window, 1 % of its rate).
@@ -98,6 +99,7 @@ def send_slot(
         if at > deadline:
             raise ChannelBusy(at - now)
         time.sleep(at - now)
+        waited(at - now)
 
 
 def hold(key: str, seconds: float) -> None:

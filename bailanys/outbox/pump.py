@@ -4,8 +4,10 @@ One thread asks each channel for its due messages in batches (outbox_claim: SKIP
 no task row per message) and hands them to sending threads. A channel keeps about its
 rate times a round trip in flight (Telegram at 30 a second with answers 0.1 s away: 4),
 at most BAILANYS_WORKER_SENDERS; a channel with no stated rate (the status page, the
-log) keeps two. The round trip is each channel's own, measured on its last sends. A
-channel that had nothing due is asked again after IDLE_SECONDS; one that had more is
+log) keeps two. The round trip is each channel's own, measured on its last sends, less
+what they waited for a rate limit (counted in, the waits for Telegram's next slot made
+the pump start ever more senders, up to the most allowed).
+A channel that had nothing due is asked again after IDLE_SECONDS; one that had more is
 asked again as soon as a send finishes. Each message is marked sent by the thread that
 sent it the moment its answer arrives (outbox_deliver_taken).
 """
@@ -19,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from django.conf import settings
 from django.db import connection
 
-from bailanys.outbox.senders import sender_codes, sender_get
+from bailanys.outbox.senders import sender_codes, sender_get, waited_take
 from bailanys.outbox.services import outbox_claim, outbox_deliver_taken
 
 logger = logging.getLogger("bailanys.outbox")
@@ -68,6 +70,8 @@ class _Lane:
 
 
 def _send(message, again: bool) -> float:
+    """Send a taken message; returns the seconds it took, waits for rate limits left out."""
+    waited_take()
     started = time.monotonic()
     try:
         outbox_deliver_taken(message, again=again)
@@ -75,7 +79,7 @@ def _send(message, again: bool) -> float:
         # Left "sending": its lease runs out and it is sent again, labelled so.
         logger.exception("outbox %s: sending failed unexpectedly", message.pk)
         connection.close()  # this thread's, maybe broken: the next send opens another
-    return time.monotonic() - started
+    return max(0.0, time.monotonic() - started - waited_take())
 
 
 def outbox_pump(stop: threading.Event) -> None:

@@ -5,6 +5,7 @@ its code (``web``, ``telegram``, ``sms`` …), and the outbox looks the code up 
 message is due.
 """
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -64,6 +65,21 @@ class Sender:
         """The most messages a second the provider takes from us, or None for no limit:
         the outbox keeps about that times a round trip in flight (outbox_pump)."""
         return None
+
+
+_waited = threading.local()
+
+
+def waited(seconds: float) -> None:
+    """A channel says its send spent `seconds` waiting for a rate limit, not on the
+    provider: the outbox pump counts only the rest as the channel's round trip."""
+    _waited.seconds = getattr(_waited, "seconds", 0.0) + seconds
+
+
+def waited_take() -> float:
+    """The seconds this thread's sends waited for limits since the last call."""
+    seconds, _waited.seconds = getattr(_waited, "seconds", 0.0), 0.0
+    return seconds
 
 
 _SENDERS: dict[str, Callable[[], Sender]] = {}

@@ -75,8 +75,8 @@ BENCHES = (
         "fanout",
         "Fan-out to 10,000 requesters against the rate limits (issue 9, point 4)",
         "fanout.py",
-        "--requesters 10000",
-        "--requesters 300",
+        "--requesters 10000 --latency-ms 100",
+        "--requesters 300 --latency-ms 100",
     ),
     Bench(
         "simulate",
@@ -128,10 +128,11 @@ BY_NAME = {b.name: b for b in BENCHES}
 # What the runs showed about a goal when it is missed: printed after its sentence.
 # Measures are matched by prefix. The longer reading is in docs/benchmark-notes.md.
 WHY = {
-    "intake_to_bare_ratio": "An intake is about 28 SQL statements (flood counters, the "
-    "case lookup, the requester, the request, the audit chain, the SMS bridge's settings) "
-    "against one for the bare insert; under cProfile the time is Django building those "
-    "statements, not the database, and it is the same with the counters in Redis.",
+    "intake_to_bare_ratio": "An intake is now 8 SQL statements with a contact (9 with an "
+    "SMS gateway configured; 30 before issue 22) against one for the bare insert; what "
+    "is left is the web process's CPU, about 7 ms an intake under cProfile, a third of it "
+    "Django compiling the statements, the rest the form, the phone number, sealing and "
+    "the answer (docs/benchmark-notes.md).",
     "claim_p99_ms": "Every claim, renewal and outcome appends to the audit chain, whose "
     "head row every transaction locks until it commits: the calls of all volunteers pass "
     "through that one row, so at 500 volunteers a claim waits its turn behind the others.",
@@ -146,11 +147,12 @@ WHY = {
     "window before anyone calls, and a recipient who misses the first call is called "
     "again 20 minutes later; with 10/30/90-minute retries and a 15-minute window the "
     "median was 19.9 minutes and the minutes ratio 0.515 (docs/benchmark-notes.md).",
-    "fanout_": "Each message is a queued task sent on its own (a database round trip to "
-    "take its moment, the send, the outbox update), the Telegram limiter spaces sends 5 % "
-    "above the limit and an SMS waits up to 2 s for the first SIM in its order; a window "
-    "of tokens and sender threads reached 1.011x on the branch wip/fanout-senders, not "
-    "merged because the crash test slowed with it (docs/benchmark-notes.md).",
+    "fanout_": "With 100 ms answers. Sends are spaced exactly at each limit, from the "
+    "slot each waited for (no margin), and each worker's outbox pump keeps a channel's "
+    "rate x round trip in flight with no task per message; what is left is the two "
+    "workers' CPU on a 2-core machine shared with the fakes (about 20 ms a message: the "
+    "Bot API client, sealing, the SMS pool's queries), which makes some sends miss their "
+    "slot (docs/benchmark-notes.md).",
     "notifications_sent_twice": "A worker killed after Telegram accepted a message and "
     "before the outbox row was marked sent leaves it 'sending'; after the 2-minute lease "
     "it is sent again, and the Bot API has no idempotency key to stop it. SMS through "
