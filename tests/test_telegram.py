@@ -280,9 +280,14 @@ def test_a_burst_to_30_chats_keeps_the_per_chat_and_overall_limits(fake_telegram
     sent = fake.sent_messages()
     assert len(sent) == 300
     times = sorted(m["_t"] for m in sent)
-    # overall: never more than 30 in any one second
+    # Overall: 30 a second. Sends are spaced exactly at the limit (a late one's successor
+    # keeps its own slot), and each one's trip to the fake varies (threads, a loaded
+    # machine: 50 ms allowed), so each edge of a second may gain 2; a limiter that let
+    # sends through unspaced would put dozens in one second.
     for i, t in enumerate(times):
-        assert bisect.bisect_left(times, t + 1.0) - i <= 30
+        assert bisect.bisect_left(times, t + 1.0) - i <= 30 + 4
+    # Over the whole run the rate holds: 300 sends need at least 299 intervals.
+    assert times[-1] - times[0] >= 299 / 30 - 0.1
     # per chat: at least a second between two messages
     for chat in chats:
         mine = [m["_t"] for m in sent if m["chat_id"] == chat]

@@ -9,12 +9,7 @@ class RateBucket(models.Model):
     """
 
     key = models.CharField(max_length=100, unique=True)
-    # Nothing passes before this moment (seconds since the epoch): a provider's "retry
-    # after", or the window below.
-    next_at = models.FloatField(default=0.0)
-    # The sends still in the bucket: [[when it leaves (seconds since the epoch), weight],
-    # …] (bailanys.channels.ratelimit).
-    recent = models.JSONField(default=list, blank=True)
+    next_at = models.FloatField(default=0.0)  # seconds since the epoch
 
     def __str__(self) -> str:
         return f"rate bucket {self.key}"

@@ -13,7 +13,7 @@ from bailanys.channels.base import (
     ContactUnreachable,
     OutboundMessage,
 )
-from bailanys.channels.ratelimit import limit, send_slot
+from bailanys.channels.ratelimit import send_slot
 from bailanys.channels.sms.drivers import GatewayDown, Refused, driver_for
 from bailanys.channels.sms.gateways import gateway_failed, gateways_configured, send_order
 from bailanys.channels.sms.models import SmsContact, SmsDelivery, SmsGateway
@@ -156,7 +156,6 @@ def _sims_as_they_come_free(tiers: list[list[SmsGateway]], parts: int):
             yield gateway
 
 
-def _slot(gateway: SmsGateway) -> tuple[str, int, float]:
-    # Spaced: a SIM's per-minute limit counts parts, and a send keeps the SIM one interval
-    # for each of its parts.
-    return limit(f"sms:gateway:{gateway.pk}", 1, 60.0 / gateway.per_minute)
+def _slot(gateway: SmsGateway) -> tuple[str, float]:
+    # A SIM's per-minute limit counts parts: a send keeps the SIM an interval a part.
+    return f"sms:gateway:{gateway.pk}", 60.0 / gateway.per_minute

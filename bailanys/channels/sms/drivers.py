@@ -9,8 +9,9 @@ rather than calling us (a modem's spool).
 
 import base64
 import json
-import urllib.error
-import urllib.request
+import threading
+
+import httpx
 
 TIMEOUT = 10  # seconds: a gateway that takes longer is treated as not answering
 
@@ -61,35 +62,49 @@ def drivers() -> list[SmsDriver]:
     return list(_DRIVERS.values())
 
 
+_pool: httpx.Client | None = None
+_pool_lock = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """The process's keep-alive connections to gateways, shared by every sender thread."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = httpx.Client(
+                timeout=TIMEOUT, limits=httpx.Limits(max_connections=64), follow_redirects=False
+            )
+        return _pool
+
+
 def http_post(gateway, url: str, data: bytes, *, content_type: str, detail=None) -> dict:
     """POST to a gateway with its basic auth and read the JSON answer (every HTTP gateway kind).
 
-    GatewayDown when it cannot send now (no answer, 401/403/429, 5xx), so the next SIM is
-    tried; Refused for any other 4xx: this message can never go. `detail(exc)` may add
-    what the refusal says (never text that could quote a number).
+    GatewayDown when it cannot send now (no answer, 401/403/429, 5xx, a redirect), so the
+    next SIM is tried; Refused for any other 4xx: this message can never go. `detail(body)`
+    may add what the refusal's body says (never text that could quote a number).
     """
     if not url.startswith(("http://", "https://")):
         raise Refused("the gateway's address must start with http:// or https://")
     auth = base64.b64encode(f"{gateway.username}:{gateway.password}".encode()).decode()
-    request = urllib.request.Request(  # noqa: S310  the scheme is checked above
-        url,
-        data=data,
-        headers={
-            "Content-Type": content_type,
-            "Accept": "application/json",
-            "Authorization": f"Basic {auth}",
-        },
-        method="POST",
-    )
+    headers = {
+        "Content-Type": content_type,
+        "Accept": "application/json",
+        "Authorization": f"Basic {auth}",
+    }
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-            answer = json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403, 429) or exc.code >= 500:
-            raise GatewayDown(f"HTTP {exc.code}") from None
-        if exc.code == 409:
-            raise AlreadyAccepted("HTTP 409") from None
-        raise Refused(f"HTTP {exc.code}{detail(exc) if detail else ''}") from None
-    except (OSError, ValueError) as exc:  # refused, reset, timed out, not JSON
+        response = _http().post(url, content=data, headers=headers)
+    except (httpx.HTTPError, OSError, ValueError) as exc:  # refused, reset, timed out, bad URL
         raise GatewayDown(type(exc).__name__) from None
+    code = response.status_code
+    if code in (401, 403, 429) or code >= 500 or 300 <= code < 400:
+        raise GatewayDown(f"HTTP {code}")
+    if code == 409:
+        raise AlreadyAccepted("HTTP 409")
+    if code >= 400:
+        raise Refused(f"HTTP {code}{detail(response.content) if detail else ''}")
+    try:
+        answer = json.loads(response.content or b"{}")
+    except ValueError:  # not JSON
+        raise GatewayDown("ValueError") from None
     return answer if isinstance(answer, dict) else {}

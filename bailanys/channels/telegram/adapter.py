@@ -14,7 +14,7 @@ from bailanys.channels.base import (
     ContactUnreachable,
     OutboundMessage,
 )
-from bailanys.channels.ratelimit import hold, limit, send_slot
+from bailanys.channels.ratelimit import hold, send_slot
 from bailanys.channels.telegram import client as api
 from bailanys.privacy.crypto import blind_index
 
@@ -30,7 +30,7 @@ def chat_key(chat_id: int | str) -> str:
     return blind_index(f"telegram:{chat_id}")
 
 
-def _chat_bucket(chat_id: int | str) -> tuple[str, int, float]:
+def _chat_bucket(chat_id: int | str) -> tuple[str, float]:
     # Group and channel ids are negative, a public channel's name starts with "@";
     # groups get 20 messages a minute.
     ms = (
@@ -38,7 +38,7 @@ def _chat_bucket(chat_id: int | str) -> tuple[str, int, float]:
         if isinstance(chat_id, str) or chat_id < 0
         else settings.BAILANYS_TELEGRAM_CHAT_INTERVAL_MS
     )
-    return limit(f"telegram:chat:{chat_key(chat_id)[:40]}", 1, ms / 1000)
+    return f"telegram:chat:{chat_key(chat_id)[:40]}", ms / 1000
 
 
 def _link_buttons(body: str, options: dict) -> tuple[str, list | None]:
@@ -78,7 +78,7 @@ class TelegramChannel(Channel):
         chat_id = _chat_id(message.address)
         chat_bucket = _chat_bucket(chat_id)
         send_slot(
-            [limit(OVERALL, 1, 1.0 / settings.BAILANYS_TELEGRAM_PER_SECOND), chat_bucket],
+            [(OVERALL, 1.0 / settings.BAILANYS_TELEGRAM_PER_SECOND), chat_bucket],
             max_wait=MAX_WAIT,
             not_waited_for=chat_bucket[0],
         )

@@ -70,8 +70,11 @@ def claims_expire(*, now=None, limit: int = 200) -> int:
 
 def case_take(case_id: int, volunteer: User, now, from_state: str) -> Claim | None:
     """Claim one case if it is still in `from_state` and unheld. Caller holds a transaction."""
+    # Started when taken, not when the caller began looking: a case released after that
+    # (and so found by the look) must not show two claims overlapping in time.
+    started = max(now, timezone.now())
     claim = Claim.objects.create(
-        case_id=case_id, volunteer=volunteer, started_at=now, expires_at=now + _lease()
+        case_id=case_id, volunteer=volunteer, started_at=started, expires_at=started + _lease()
     )
     taken = Case.objects.filter(pk=case_id, state=from_state, current_claim__isnull=True).update(
         state=CaseState.CLAIMED, current_claim=claim, lease_expires_at=claim.expires_at

@@ -28,9 +28,7 @@ import base64
 import hashlib
 import hmac
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from django.conf import settings
 from django.http import QueryDict
@@ -78,12 +76,12 @@ def send(gateway: SmsGateway, to_e164: str, text: str, *, idempotency_key: str) 
     return sid
 
 
-def _error_code(exc: urllib.error.HTTPError) -> str:
+def _error_code(body: bytes) -> str:
     """Twilio's numeric error code (21211: not a valid 'To' number…), never its message, which
     may quote the number."""
     try:
-        code = json.loads(exc.read() or b"{}").get("code")
-    except (OSError, ValueError, AttributeError):
+        code = json.loads(body or b"{}").get("code")
+    except (ValueError, AttributeError):
         return ""
     return f", error {code}" if isinstance(code, int) else ""
 
