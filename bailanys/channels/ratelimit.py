@@ -10,9 +10,10 @@ serialises writers anyway.
 There is no margin: the interval is the provider's own limit (Telegram's 30 a second:
 1/30 s). A send taken late (a worker slow to wake) does not push the ones behind it
 later: the next moment counts from the one the send waited for, GCRA's theoretical
-arrival time, not from the clock, when it was taken at most CATCH_UP late (each late
-wake-up used to be added to the whole run's time, issue 22). So any second may hold one
-send more than the limit at our end, never more. A window (30 in any second) was tried
+arrival time, not from the clock, when it was taken less than an interval late (each
+late wake-up used to be added to the whole run's time, issue 22). So any second may hold
+one send more than the limit at our end, never more. A chat's bucket, never waited for,
+makes up nothing. A window (30 in any second) was tried
 instead and dropped: sends taken apart arrived together, 41 in one second at the fake
 Bot API (docs/benchmark-notes.md).
 """
@@ -25,14 +26,12 @@ from bailanys.channels.base import ChannelBusy
 from bailanys.channels.models import RateBucket
 from bailanys.outbox.senders import waited
 
-# The most lateness a send's moment makes up for: a worker slow to wake by this much
-# does not delay the next send. Beyond it (an idle bucket, a message back from the outbox)
-# the next moment counts from now, so a chat's one second is never cut short by more.
-CATCH_UP = 0.02
 
-
-def _moved_on(free_at: float, now: float, interval: float, weight: int) -> float:
-    start = free_at if 0 <= now - free_at < min(interval, CATCH_UP) else now
+def _moved_on(free_at: float, now: float, interval: float, weight: int, *, catch_up: bool) -> float:
+    # From the moment this send waited for, if it took it less than an interval late;
+    # after a longer pause, from now (an idle bucket saves up no sends).
+    late = now - free_at
+    start = free_at if catch_up and 0 <= late < interval else now
     return start + interval * weight
 
 
@@ -66,7 +65,16 @@ def send_slot(
                 deadline = now  # never waited for: back in line at once
             elif at <= now:
                 for row in rows:
-                    moved = _moved_on(row.next_at, now, intervals[row.key], weight)
+                    # A bucket nobody waits for (a chat) makes up nothing: its message
+                    # came back from the outbox, maybe a second late, and must not let the
+                    # next one go at once.
+                    moved = _moved_on(
+                        row.next_at,
+                        now,
+                        intervals[row.key],
+                        weight,
+                        catch_up=row.key != not_waited_for,
+                    )
                     RateBucket.objects.filter(pk=row.pk).update(next_at=moved)
                 return
         if at > deadline:

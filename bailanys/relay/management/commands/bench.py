@@ -133,12 +133,15 @@ WHY = {
     "is left is the web process's CPU, about 7 ms an intake under cProfile, a third of it "
     "Django compiling the statements, the rest the form, the phone number, sealing and "
     "the answer (docs/benchmark-notes.md).",
-    "claim_p99_ms": "Every claim, renewal and outcome appends to the audit chain, whose "
-    "head row every transaction locks until it commits: the calls of all volunteers pass "
-    "through that one row, so at 500 volunteers a claim waits its turn behind the others.",
-    "claim_throughput_more_processes": "The audit chain's head row serialises the writes of "
-    "every process, and the two cores are shared by the web processes, PostgreSQL and "
-    "the load generator: a second process adds threads, not throughput.",
+    "claim_p99_ms": "No session waits on an audit lock any more (entries are appended "
+    "with no lock and sealed later, issue 22). The slowest claims wait for the web "
+    "process's CPU (about half a core at 500 volunteers, on a 2-core machine shared with "
+    "PostgreSQL, the worker and the load generator) and, with two processes, behind the "
+    "outage state rows that an outcome's sensor reading re-evaluates after it commits "
+    "(docs/benchmark-notes.md).",
+    "claim_throughput_more_processes": "Two web processes share the 2 cores with "
+    "PostgreSQL, the worker and the load generator: a second process adds threads, not "
+    "cores.",
     "minutes_ratio": "A third of recipients answer the first call and the retries wait "
     "(20, 60, 180 minutes), so most delivered requests take two or more calls; the saving "
     "over 2022 is the calls not made twice and the shorter handling, not fewer calls to "
