@@ -6,9 +6,9 @@ rate times a round trip in flight (Telegram at 30 a second with answers 0.1 s aw
 at most BAILANYS_WORKER_SENDERS; a channel with no stated rate (the status page, the
 log) keeps two. The round trip is each channel's own, measured on its last sends, less
 what they waited for a rate limit (counted in, the waits for Telegram's next slot made
-the pump start ever more senders, up to the most allowed).
-A channel that had nothing due is asked again after IDLE_SECONDS; one that had more is
-asked again as soon as a send finishes. Each message is marked sent by the thread that
+the pump start ever more senders, up to the most allowed). A channel that had nothing
+due is asked again after IDLE_SECONDS; one that had more is asked again as soon as a
+send finishes. Each message is marked sent by the thread that
 sent it the moment its answer arrives (outbox_deliver_taken).
 """
 
@@ -87,7 +87,7 @@ def outbox_pump(stop: threading.Event) -> None:
     lanes = [_Lane(code) for code in sender_codes()]
     most = settings.BAILANYS_WORKER_SENDERS
     pool = ThreadPoolExecutor(max_workers=most * len(lanes), thread_name_prefix="send")
-    running: dict[Future, tuple[_Lane, float]] = {}
+    running: dict[Future, _Lane] = {}
     try:
         while not stop.is_set():
             now = time.monotonic()
@@ -105,12 +105,11 @@ def outbox_pump(stop: threading.Event) -> None:
                     lane.asked_at = now
                 for message, again in taken:
                     lane.running += 1
-                    running[pool.submit(_send, message, again)] = (lane, now)
+                    running[pool.submit(_send, message, again)] = lane
             if running:
                 done, _ = wait(running, timeout=IDLE_SECONDS, return_when=FIRST_COMPLETED)
                 for future in done:
-                    lane, _at = running.pop(future)
-                    lane.finished(future.result())
+                    running.pop(future).finished(future.result())
             else:
                 stop.wait(IDLE_SECONDS)
     finally:
