@@ -7,15 +7,15 @@ python bench/fanout.py [--requesters 10000] [--telegram-share 0.7] [--sims 4]
 A fresh SQLite data directory; the fake Telegram Bot API server and S fake sms-gate.app
 phones of the test suite on loopback (real sockets); one outbox notification for each of
 N distinct requesters, written in one transaction through `outbox_add` (as the relay
-writes them, each with its queued task): a share of them to distinct Telegram chats, the
-rest as one-part SMS to distinct numbers. The phones are SMS gateways with their
-per-minute limits set (the first from the environment, the others with `bailanys sms
-add`); then W `bailanys worker` processes send everything, both channels at once, and
-are stopped when the outbox is empty. Each worker's outbox pump takes due rows in
-batches and keeps each channel's rate x round trip in flight, at most --senders
-(BAILANYS_WORKER_SENDERS), each send on a thread with its own database connection.
---latency-ms makes every fake answer that late (100: a Bot API round trip from Central
-Asia), so that senders waiting on answers show.
+writes them; no task per message, the workers' pumps take the rows): a share of them to
+distinct Telegram chats, the rest as one-part SMS to distinct numbers. The phones are
+SMS gateways with their per-minute limits set (the first from the environment, the
+others with `bailanys sms add`); then W `bailanys worker` processes send everything,
+both channels at once, and are stopped when the outbox is empty. Each worker's outbox
+pump takes due rows in batches and keeps each channel's rate x round trip in flight, at
+most --senders (BAILANYS_WORKER_SENDERS), each send on a thread with its own database
+connection. --latency-ms makes every fake answer that late (100: a Bot API round trip
+from Central Asia), so that senders waiting on answers show.
 
 The bound is the shortest time the rate limits allow, each limit taken as a steady
 rate: Telegram `telegram_count / BAILANYS_TELEGRAM_PER_SECOND`; SMS `sms_parts / (sum
